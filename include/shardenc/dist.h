@@ -1,0 +1,70 @@
+/* shardenc dist: the process grid, the shard plan, collectives with timers,
+ * and collective agreement on errors. MPI lives here; dist knows nothing of
+ * models (the shard plan only splits counts). */
+#ifndef SHARDENC_DIST_H
+#define SHARDENC_DIST_H
+
+#include <mpi.h>
+
+#include "shardenc/core.h"
+
+/* World of P ranks = DP groups × TP ranks. TP groups are blocks of
+ * consecutive world ranks (rank r: tp_rank = r % T, dp_rank = r / T), so under
+ * the usual block mapping a TP group sits on one node. */
+typedef struct {
+    MPI_Comm world;   /* MPI_COMM_WORLD (or the communicator given) */
+    MPI_Comm tp;      /* the ranks that share one model copy */
+    MPI_Comm dp;      /* the ranks holding the same shard across groups */
+    int world_rank, world_size;
+    int tp_rank, tp_size;
+    int dp_rank, dp_size;
+} se_grid;
+
+/* MPI_Init_thread(MPI_THREAD_FUNNELED) if MPI is not initialised yet; sets
+ * MPI_ERRORS_RETURN on the world so a failed call returns instead of aborting. */
+se_status se_dist_init(int *argc, char ***argv, se_error *err);
+void se_dist_finalize(void);
+/* Splits comm into the grid. Refuses tp < 1, tp not dividing the size. */
+se_status se_grid_create(MPI_Comm comm, int tp, se_grid *g, se_error *err);
+void se_grid_free(se_grid *g);
+
+/* Contiguous split of `total` items over `parts`: the first total % parts
+ * parts get one more (12 heads on 5 ranks: 3,3,2,2,2). */
+void se_split(int64_t total, int parts, int index, int64_t *start, int64_t *count);
+
+/* Collective error agreement. Every rank of comm calls it with its own status
+ * (err holds the message when status != SE_OK). If any rank failed, all
+ * return non-OK: the lowest failing rank's message is copied into err on every
+ * rank, prefixed "rank N: ", and the code is SE_EREMOTE on the others. No rank
+ * hangs as long as all ranks reach the call. */
+se_status se_dist_agree(MPI_Comm comm, se_status local, se_error *err);
+
+/* Collective timing and volume, summed over calls (per layer or per job). */
+typedef struct {
+    double seconds;
+    int64_t calls;
+    int64_t bytes; /* payload bytes this rank sent into collectives */
+} se_coll_stats;
+
+/* In-place sum over comm; with size 1 these return at once. Buffers are fp32. */
+se_status se_allreduce_sum(float *buf, int64_t n, MPI_Comm comm, se_coll_stats *st, se_error *err);
+/* Reduce-scatter of a [sum(counts)] buffer: rank r receives the sum of
+ * elements displs[r] .. displs[r]+counts[r]-1 into recv. */
+se_status se_reduce_scatter_sum(const float *send, float *recv, const int *counts, MPI_Comm comm,
+                                se_coll_stats *st, se_error *err);
+/* All-gather of variable-size pieces into buf (in place: rank r's piece
+ * already sits at displs[r]). */
+se_status se_allgatherv_inplace(float *buf, const int *counts, const int *displs, MPI_Comm comm,
+                                se_coll_stats *st, se_error *err);
+
+/* Host layout of the world: distinct hosts, max ranks on one host, and this
+ * host's online cores, to warn when ranks × threads oversubscribe. */
+typedef struct {
+    int n_hosts;
+    int max_ranks_per_host;
+    int cores_per_host; /* of rank 0's host */
+    char host0[256];
+} se_hostinfo;
+se_status se_dist_hostinfo(MPI_Comm comm, se_hostinfo *hi, se_error *err);
+
+#endif

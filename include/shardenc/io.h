@@ -1,0 +1,135 @@
+/* shardenc io: safetensors (mmap, validated), config.json, .npy writer, JSONL
+ * documents. Depends on core only. Nothing here knows about MPI or models. */
+#ifndef SHARDENC_IO_H
+#define SHARDENC_IO_H
+
+#include "shardenc/core.h"
+
+/* ------------------------------------------------------------------ safetensors
+ * Layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON
+ * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}, ...,
+ *  "__metadata__": {"k": "v"}}, then the data section. se_st_open validates the
+ * whole file against the specification before returning (see io/safetensors.c)
+ * and refuses with a message naming the file and the tensor. */
+typedef enum {
+    SE_DT_F32 = 0, SE_DT_F16, SE_DT_BF16, SE_DT_F64,
+    SE_DT_I8, SE_DT_U8, SE_DT_I16, SE_DT_U16, SE_DT_I32, SE_DT_U32, SE_DT_I64, SE_DT_U64,
+    SE_DT_BOOL, SE_DT_F8_E4M3, SE_DT_F8_E5M2,
+    SE_DT_COUNT
+} se_dtype;
+
+const char *se_dtype_name(se_dtype dt);  /* "F32", ... */
+size_t se_dtype_size(se_dtype dt);       /* bytes per element */
+
+#define SE_ST_MAX_DIMS 8
+typedef struct {
+    char *name;
+    se_dtype dtype;
+    int ndim;
+    int64_t shape[SE_ST_MAX_DIMS];
+    int64_t numel;
+    size_t offset; /* from the start of the data section */
+    size_t nbytes;
+} se_st_tensor;
+
+typedef struct se_st_file se_st_file;
+
+se_status se_st_open(const char *path, se_st_file **out, se_error *err);
+/* Same validation over a buffer already in memory (used by the fuzzer). */
+se_status se_st_open_buffer(const void *data, size_t len, const char *name, se_st_file **out, se_error *err);
+void se_st_close(se_st_file *f);
+const char *se_st_path(const se_st_file *f);
+size_t se_st_count(const se_st_file *f);
+const se_st_tensor *se_st_at(const se_st_file *f, size_t i);
+const se_st_tensor *se_st_find(const se_st_file *f, const char *name); /* NULL if absent */
+/* __metadata__ value for key, or NULL. */
+const char *se_st_metadata(const se_st_file *f, const char *key);
+
+/* Copies a block of a tensor into dst as fp32, converting F16/BF16/F64.
+ * The tensor is viewed as 2-D [rows, cols] with rows = shape[0] and cols the
+ * product of the rest; a 1-D tensor of n elements is viewed as [n, 1], so a
+ * row slice of a bias follows the row slice of its weight. Copies rows [row0, row0+nrows) x cols [col0, col0+ncols) into dst
+ * with row stride ncols. Never reads out of bounds; bytes may be unaligned. */
+se_status se_st_read_f32(const se_st_file *f, const se_st_tensor *t, int64_t row0, int64_t nrows,
+                         int64_t col0, int64_t ncols, float *dst, se_error *err);
+
+/* Writes a safetensors file (F32, F16 or BF16 from fp32 data, rounding to
+ * nearest even). Used by tests, `shardenc init-model` and the demo model. */
+typedef struct {
+    const char *name;
+    se_dtype dtype; /* F32, F16 or BF16 */
+    int ndim;
+    int64_t shape[SE_ST_MAX_DIMS];
+    const float *data; /* numel floats */
+} se_st_entry;
+se_status se_st_write(const char *path, const se_st_entry *entries, size_t n, const char *const *meta_kv,
+                      size_t n_meta, se_error *err);
+
+uint16_t se_f32_to_f16(float x);
+float se_f16_to_f32(uint16_t h);
+uint16_t se_f32_to_bf16(float x);
+float se_bf16_to_f32(uint16_t h);
+
+/* ------------------------------------------------------------------ config.json */
+typedef enum { SE_ARCH_BERT = 0, SE_ARCH_VANILLA } se_arch;
+typedef enum { SE_ACT_GELU_ERF = 0, SE_ACT_GELU_TANH, SE_ACT_RELU } se_act;
+typedef enum { SE_SIN_INTERLEAVED = 0, SE_SIN_CONCAT } se_sin_layout;
+
+typedef struct {
+    se_arch arch;
+    char model_type[64];     /* as written: "bert", "vanilla_transformer", ... */
+    int d_model;             /* hidden_size */
+    int n_heads;             /* num_attention_heads */
+    int n_layers;            /* num_hidden_layers */
+    int d_ff;                /* intermediate_size */
+    se_act act;              /* hidden_act */
+    int max_pos;             /* max_position_embeddings; 0 = no limit (sinusoidal) */
+    int type_vocab;          /* type_vocab_size (0 for vanilla) */
+    int vocab_size;
+    float ln_eps;            /* layer_norm_eps */
+    int pad_token_id;
+    /* vanilla only */
+    se_sin_layout sin_layout;
+    double sin_base;         /* sinusoidal_base, default 10000 */
+    int scale_embedding;     /* x sqrt(d_model), default true */
+} se_model_config;
+
+/* Parses config.json. Missing keys take Hugging Face's BertConfig defaults;
+ * what the runtime cannot run (unknown model_type or hidden_act, a
+ * position_embedding_type other than absolute for BERT, hidden_size not
+ * divisible by num_attention_heads, ...) is refused by name. */
+se_status se_config_load(const char *path, se_model_config *cfg, se_error *err);
+se_status se_config_parse(const char *json, size_t len, const char *name, se_model_config *cfg, se_error *err);
+/* Serialises cfg as config.json (for generated models). */
+se_status se_config_save(const char *path, const se_model_config *cfg, se_error *err);
+const char *se_act_name(se_act a);
+
+/* ------------------------------------------------------------------ .npy
+ * NumPy format 1.0: magic, version, header dict padded with spaces to a
+ * multiple of 64 bytes, ending in '\n'. */
+/* Writes the header for dtype descr ("<f4", "<i8") and shape into buf;
+ * returns its length (a multiple of 64), or 0 if cap is too small. */
+size_t se_npy_header(char *buf, size_t cap, const char *descr, int ndim, const int64_t *shape);
+se_status se_npy_write(const char *path, const char *descr, int ndim, const int64_t *shape, const void *data,
+                       size_t elem_size, se_error *err);
+/* Reads a whole .npy of "<f4" or "<i8" (tests, resume checks). *data is malloc'd. */
+se_status se_npy_read(const char *path, char descr[8], int *ndim, int64_t shape[4], void **data, se_error *err);
+
+/* ------------------------------------------------------------------ JSONL documents */
+typedef struct {
+    char *id;            /* the "id" value as text: a string as-is, a number as printed */
+    char *text;          /* "text", or NULL for pre-tokenised input */
+    size_t text_len;
+    int32_t *input_ids;  /* "input_ids", or NULL */
+    int32_t *type_ids;   /* "token_type_ids", or NULL (all zeros) */
+    size_t n_ids;
+} se_doc;
+
+/* Parses one line (without its newline). On failure returns SE_EFORMAT with a
+ * message naming `where` (e.g. "corpus.jsonl:17") and the problem: bad JSON,
+ * missing id, neither text nor input_ids, wrong types, negative ids,
+ * token_type_ids of another length. */
+se_status se_doc_parse(const char *line, size_t len, const char *where, se_doc *doc, se_error *err);
+void se_doc_free(se_doc *doc);
+
+#endif

@@ -1,0 +1,58 @@
+/* shardenc kernels: GEMM wrapper, LayerNorm, activations, softmax, attention.
+ * OpenMP lives here; kernels know nothing of MPI, files or models. All
+ * matrices are row-major fp32. One thread pool: OpenBLAS's OpenMP build and our
+ * loops share OMP_NUM_THREADS; no threaded GEMM is called from inside a
+ * parallel region (inside one, OpenBLAS's OpenMP build runs single-threaded). */
+#ifndef SHARDENC_KERNELS_H
+#define SHARDENC_KERNELS_H
+
+#include "shardenc/core.h"
+
+/* Checks the BLAS is OpenBLAS's OpenMP build (openblas_get_parallel() == 2). */
+int se_blas_parallel_mode(void); /* 0 sequential, 1 pthreads, 2 OpenMP */
+const char *se_blas_config(void);
+int se_num_threads(void);        /* omp_get_max_threads() */
+
+/* Y[M,N] = X[M,K] · W[N,K]ᵀ (+ bias[N] if not NULL), W in nn.Linear layout
+ * [out, in]. beta = 0 overwrites Y, beta = 1 accumulates. */
+void se_linear(float *Y, int ldy, const float *X, int ldx, const float *W, int ldw, const float *bias, int M, int N,
+               int K, float beta);
+/* Plain sgemm C = alpha·A·B(ᵀ) + beta·C for the bench's reference rate. */
+void se_sgemm(int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+              float beta, float *C, int ldc);
+
+/* out = LN(x (+ res)) · gamma + beta over rows of width d, eps inside the sqrt
+ * (LN(z) = (z - mean) / sqrt(var + eps), biased variance). out may alias x or
+ * res. res may be NULL. Rows are independent; computed with a double sum for
+ * the mean/variance so long rows keep fp32 accuracy. */
+void se_layernorm(float *out, const float *x, const float *res, const float *gamma, const float *beta, int n_rows,
+                  int d, float eps);
+
+/* In place over n values, with an optional per-column bias added first
+ * (x[r, c] += bias[c] for a [rows, cols] block, then act). */
+void se_bias_act(float *x, const float *bias, int rows, int cols, int ld, int act /* se_act, or -1 for none */);
+/* Scalar references of the activations (tests). */
+float se_gelu_erf_ref(float x);
+float se_gelu_tanh_ref(float x);
+
+/* Fast vectorisable expf/erff/tanhf used by the kernels (max rel error ~2 ulp). */
+void se_vexp(float *y, const float *x, size_t n);
+void se_verf(float *y, const float *x, size_t n);
+
+/* Row softmax in place over [rows, n] (tests and small paths). */
+void se_softmax_rows(float *x, int rows, int n);
+
+/* Attention over packed variable-length sequences, never materialising an
+ * n×n matrix: tiles of queries against blocks of keys with an online softmax
+ * (running max and sum). For every sequence s (tokens seq_start[s] ..
+ * seq_start[s+1]-1) and every head h < n_heads:
+ *   out_h = softmax(q_h · k_hᵀ · scale) · v_h
+ * q, k and v are [n_tok, ...] row-major with row strides ldq/ldk/ldv; head h
+ * of q starts at column h*d_head (same for k and v). out is [n_tok, n_heads*d_head]
+ * with row stride ldo. Threads split (sequence, head, query tile) work items;
+ * scratch comes from ws (see se_attention_ws_floats), no allocation inside. */
+size_t se_attention_ws_floats(int max_threads, int d_head);
+void se_attention(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
+                  const int64_t *seq_start, int n_seq, int n_heads, int d_head, float scale, float *ws);
+
+#endif
