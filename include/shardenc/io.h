@@ -62,6 +62,7 @@ typedef struct {
     int64_t shape[SE_ST_MAX_DIMS];
     const float *data; /* numel floats */
 } se_st_entry;
+/* meta_kv holds n_meta key/value pairs: meta_kv[2i] = key, meta_kv[2i+1] = value. */
 se_status se_st_write(const char *path, const se_st_entry *entries, size_t n, const char *const *meta_kv,
                       size_t n_meta, se_error *err);
 
