@@ -1,0 +1,58 @@
+/* shardenc job: the embed job (chunk, batch, schedule, write, resume,
+ * progress) and the helpers the CLI shares: option parsing, the grid banner. */
+#ifndef SHARDENC_JOB_H
+#define SHARDENC_JOB_H
+
+#include "shardenc/core.h"
+#include "shardenc/dist.h"
+#include "shardenc/model.h"
+
+/* ---------------------------------------------------------------- options
+ * A tiny getopt-long: "--name value", "--name=value", boolean flags. */
+typedef struct {
+    const char *name;   /* without the dashes */
+    int has_value;      /* 0: flag */
+    const char *help;
+} se_opt_spec;
+
+typedef struct {
+    const char *values[64]; /* parallel to specs; flags get "1" */
+} se_opts;
+
+/* Parses argv[1..]; unknown options and missing values are SE_EINVAL with
+ * the offending word named. "--help" sets *help. */
+se_status se_opts_parse(int argc, char **argv, const se_opt_spec *specs, int n_specs, se_opts *o, int *help,
+                        se_error *err);
+const char *se_opt_str(const se_opts *o, const se_opt_spec *specs, int n_specs, const char *name, const char *def);
+int se_opt_flag(const se_opts *o, const se_opt_spec *specs, int n_specs, const char *name);
+/* Integer option with range check; SE_EINVAL names the option. */
+se_status se_opt_int(const se_opts *o, const se_opt_spec *specs, int n_specs, const char *name, int64_t def,
+                     int64_t lo, int64_t hi, int64_t *out, se_error *err);
+void se_opts_usage(FILE *f, const char *synopsis, const se_opt_spec *specs, int n_specs);
+
+/* Prints (rank 0) the grid a job runs on: world size, TP × DP, threads per
+ * rank, hosts; warns when ranks × threads exceed a host's cores. Collective. */
+se_status se_job_print_grid(const se_grid *g, const char *what, int quiet, se_error *err);
+
+/* ---------------------------------------------------------------- embed */
+typedef struct {
+    const char *model_dir;
+    const char *input;
+    const char *output;      /* prefix */
+    int tp, sp;
+    se_pooling pooling;
+    int normalize;
+    int64_t max_tokens;      /* window length; 0 = model limit (BERT) / unlimited (vanilla) */
+    int64_t stride;          /* 0 = window - window/8 */
+    int64_t batch_tokens;    /* 0 = default */
+    int resume;
+    int on_error_fail;       /* --on-error fail */
+    int quiet;
+    double progress_every;   /* seconds between plain progress lines */
+} se_embed_opts;
+
+/* Runs the whole job collectively over g->world. Returns SE_OK only when the
+ * final outputs exist under their final names. */
+se_status se_embed_run(const se_embed_opts *o, const se_grid *g, se_error *err);
+
+#endif

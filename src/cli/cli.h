@@ -1,0 +1,20 @@
+/* The `shardenc` command's subcommands; each returns a process exit code. */
+#ifndef SHARDENC_CLI_H
+#define SHARDENC_CLI_H
+
+#include "shardenc/shardenc.h"
+
+/* Exit codes: 0 success, 1 runtime failure (a file, a rank, the data),
+ * 2 usage error (bad option), 3 interrupted (resumable with --resume). */
+enum { SE_EXIT_OK = 0, SE_EXIT_FAIL = 1, SE_EXIT_USAGE = 2, SE_EXIT_INTERRUPTED = 3 };
+
+int se_cmd_embed(int argc, char **argv);
+int se_cmd_tokenize(int argc, char **argv);
+int se_cmd_bench(int argc, char **argv);
+int se_cmd_info(int argc, char **argv);
+int se_cmd_init_model(int argc, char **argv);
+
+/* Maps a status to an exit code. */
+int se_cli_exit_code(se_status st);
+
+#endif

@@ -1,0 +1,298 @@
+/* The encoder forward, Megatron-style (DESIGN.md, "Tensor-parallel layer"):
+ *
+ *   qkv_t = x · Wqkv_tᵀ + b_t                  column-parallel (local heads)
+ *   a_t   = softmax(q·kᵀ/√d_head)·v            flash attention, local heads
+ *   y     = allreduce_sum(a_t · Wo_tᵀ) + bo    row-parallel, bias once after the sum
+ *   x     = LN(x + y)
+ *   h_t   = act(x · W1_tᵀ + b1_t)              column-parallel (local FFN units)
+ *   x     = LN(x + allreduce_sum(h_t · W2_tᵀ) + b2)
+ *
+ * Sequence-parallel mode replaces each all-reduce by a reduce-scatter over
+ * token rows, runs bias + residual + LayerNorm on this rank's rows only, and
+ * all-gathers x before the next column-parallel product. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardenc/kernels.h"
+#include "shardenc/model.h"
+
+/* Positions for which the vanilla model's sinusoidal table is cached; beyond
+ * it the rows are computed on the fly (long single documents). */
+#define SE_PE_CACHE_ROWS 8192
+
+struct se_workspace {
+    int64_t max_tok, max_seq_len;
+    int sp;
+    float *x;     /* [max_tok, d]      hidden states, replicated in the TP group */
+    float *big;   /* qkv [max_tok, 3·dl] followed by attn [max_tok, dl]; h [max_tok, nf] reuses it */
+    float *y;     /* [max_tok, d]      row-parallel partial sums */
+    float *yloc;  /* [max_tok/T+1, d]  reduce-scatter target (sp) */
+    float *attn_ws;
+    float *pe;    /* [pe_rows, d] sinusoidal table (vanilla) */
+    int64_t pe_rows;
+    int *counts, *displs; /* per TP rank, in floats (sp) */
+};
+
+static size_t big_floats(const se_model *m, int64_t max_tok)
+{
+    size_t dl = (size_t)m->shard.nh * (size_t)m->d_head, nf = (size_t)m->shard.nf;
+    size_t per_tok = 4 * dl > nf ? 4 * dl : nf;
+    return per_tok * (size_t)max_tok;
+}
+
+size_t se_workspace_bytes(const se_model *m, int64_t max_tok, int sp)
+{
+    size_t d = (size_t)m->cfg.d_model;
+    size_t f = 2 * d * (size_t)max_tok + big_floats(m, max_tok);
+    if (sp) f += d * (size_t)(max_tok / m->shard.tp_size + 1);
+    f += se_attention_ws_floats(se_num_threads(), m->d_head);
+    if (m->cfg.arch == SE_ARCH_VANILLA) f += d * (size_t)SE_PE_CACHE_ROWS;
+    return f * sizeof(float);
+}
+
+/* Sinusoidal encoding (the seed article; "Attention is all you need" §3.5):
+ * angle(p, i) = p / base^(2i/d); interleaved: PE[2i] = sin, PE[2i+1] = cos;
+ * concat: PE[i] = sin, PE[d/2 + i] = cos. Computed in double, rounded once. */
+static void pe_row(float *row, int64_t p, const se_model_config *c)
+{
+    int half = c->d_model / 2;
+    for (int i = 0; i < half; i++) {
+        double angle = (double)p / pow(c->sin_base, (2.0 * i) / c->d_model);
+        float s = (float)sin(angle), co = (float)cos(angle);
+        if (c->sin_layout == SE_SIN_INTERLEAVED) {
+            row[2 * i] = s;
+            row[2 * i + 1] = co;
+        } else {
+            row[i] = s;
+            row[half + i] = co;
+        }
+    }
+}
+
+se_status se_workspace_create(const se_model *m, int64_t max_tok, int64_t max_seq_len, int sp, se_workspace **out,
+                              se_error *err)
+{
+    *out = NULL;
+    if (max_tok < 1) max_tok = 1;
+    if (max_seq_len < 1 || max_seq_len > max_tok) max_seq_len = max_tok;
+    int T = m->shard.tp_size;
+    size_t d = (size_t)m->cfg.d_model;
+    if (sp && T > 1 && (double)max_tok * (double)d > 2147483647.0)
+        return se_error_set(err, SE_EINVAL, "a batch of %lld tokens is too large for sequence-parallel collectives",
+                            (long long)max_tok);
+    se_workspace *ws = calloc(1, sizeof *ws);
+    if (!ws) return se_error_set(err, SE_ENOMEM, "cannot allocate the workspace");
+    ws->max_tok = max_tok;
+    ws->max_seq_len = max_seq_len;
+    ws->sp = sp && T > 1;
+    ws->x = se_alloc((size_t)max_tok * d, sizeof(float));
+    ws->y = se_alloc((size_t)max_tok * d, sizeof(float));
+    ws->big = se_alloc(big_floats(m, max_tok), sizeof(float));
+    ws->attn_ws = se_alloc(se_attention_ws_floats(se_num_threads(), m->d_head), sizeof(float));
+    int ok = ws->x && ws->y && ws->big && ws->attn_ws;
+    if (ws->sp) {
+        ws->yloc = se_alloc((size_t)(max_tok / T + 1) * d, sizeof(float));
+        ws->counts = calloc((size_t)T, sizeof(int));
+        ws->displs = calloc((size_t)T, sizeof(int));
+        ok = ok && ws->yloc && ws->counts && ws->displs;
+    }
+    if (ok && m->cfg.arch == SE_ARCH_VANILLA) {
+        ws->pe_rows = max_seq_len < SE_PE_CACHE_ROWS ? max_seq_len : SE_PE_CACHE_ROWS;
+        ws->pe = se_alloc((size_t)ws->pe_rows * d, sizeof(float));
+        ok = ws->pe != NULL;
+        for (int64_t p = 0; ok && p < ws->pe_rows; p++) pe_row(ws->pe + (size_t)p * d, p, &m->cfg);
+    }
+    if (!ok) {
+        se_workspace_free(ws);
+        return se_error_set(err, SE_ENOMEM,
+                            "cannot allocate %.1f MiB of activations for batches of %lld tokens; lower --batch-tokens",
+                            (double)se_workspace_bytes(m, max_tok, sp) / (1 << 20), (long long)max_tok);
+    }
+    *out = ws;
+    return SE_OK;
+}
+
+void se_workspace_free(se_workspace *ws)
+{
+    if (!ws) return;
+    se_free(ws->x);
+    se_free(ws->y);
+    se_free(ws->big);
+    se_free(ws->yloc);
+    se_free(ws->attn_ws);
+    se_free(ws->pe);
+    free(ws->counts);
+    free(ws->displs);
+    free(ws);
+}
+
+static se_status check_batch(const se_model *m, const se_workspace *ws, const int32_t *ids, const int32_t *type_ids,
+                             const int64_t *seq_start, int n_seq, se_error *err)
+{
+    const se_model_config *c = &m->cfg;
+    if (n_seq < 1 || seq_start[0] != 0) return se_error_set(err, SE_EINVAL, "empty batch or bad offsets");
+    int64_t n_tok = seq_start[n_seq];
+    if (n_tok > ws->max_tok)
+        return se_error_set(err, SE_EINVAL, "batch of %lld tokens exceeds the workspace (%lld)", (long long)n_tok,
+                            (long long)ws->max_tok);
+    for (int s = 0; s < n_seq; s++) {
+        int64_t len = seq_start[s + 1] - seq_start[s];
+        if (len < 1) return se_error_set(err, SE_EINVAL, "sequence %d of the batch is empty", s);
+        if (c->max_pos > 0 && len > c->max_pos)
+            return se_error_set(err, SE_EINVAL,
+                                "sequence %d has %lld tokens, more than max_position_embeddings %d of the model", s,
+                                (long long)len, c->max_pos);
+    }
+    for (int64_t t = 0; t < n_tok; t++) {
+        if (ids[t] < 0 || ids[t] >= c->vocab_size)
+            return se_error_set(err, SE_EINVAL, "token id %d at batch position %lld is outside the vocabulary (size %d)",
+                                ids[t], (long long)t, c->vocab_size);
+        if (type_ids && (type_ids[t] < 0 || type_ids[t] >= (c->type_vocab > 0 ? c->type_vocab : 1)))
+            return se_error_set(err, SE_EINVAL, "token_type_id %d at batch position %lld is outside type_vocab_size %d",
+                                type_ids[t], (long long)t, c->type_vocab);
+    }
+    return SE_OK;
+}
+
+/* BERT: x = LN(E_tok[id] + E_pos[p] + E_type[t]);  vanilla: x = E_tok[id]·√d + PE(p). */
+static void embed(const se_model *m, se_workspace *ws, const int32_t *ids, const int32_t *type_ids,
+                  const int64_t *seq_start, int n_seq)
+{
+    const se_model_config *c = &m->cfg;
+    int d = c->d_model;
+    float scale = (c->arch == SE_ARCH_VANILLA && c->scale_embedding) ? sqrtf((float)d) : 1.0f;
+    for (int s = 0; s < n_seq; s++) {
+        for (int64_t t = seq_start[s]; t < seq_start[s + 1]; t++) {
+            int64_t p = t - seq_start[s];
+            float *x = ws->x + (size_t)t * d;
+            const float *e = m->tok_emb + (size_t)ids[t] * d;
+            if (c->arch == SE_ARCH_BERT) {
+                const float *pe = m->pos_emb + (size_t)p * d;
+                const float *te = m->type_emb + (size_t)(type_ids ? type_ids[t] : 0) * d;
+                for (int i = 0; i < d; i++) x[i] = e[i] + pe[i] + te[i];
+            } else {
+                if (p < ws->pe_rows) {
+                    const float *pe = ws->pe + (size_t)p * d;
+                    for (int i = 0; i < d; i++) x[i] = e[i] * scale + pe[i];
+                } else {
+                    pe_row(x, p, c);
+                    for (int i = 0; i < d; i++) x[i] += e[i] * scale;
+                }
+            }
+        }
+    }
+    if (c->arch == SE_ARCH_BERT)
+        se_layernorm(ws->x, ws->x, NULL, m->emb_ln_g, m->emb_ln_b, (int)seq_start[n_seq], d, c->ln_eps);
+}
+
+/* Row-parallel epilogue: x = LN(x + sum_over_ranks(y) + bias). Dense mode sums
+ * y everywhere; sp mode sums only this rank's token rows, normalises them and
+ * all-gathers x. */
+static se_status reduce_residual_ln(const se_model *m, se_workspace *ws, int64_t n_tok, const float *bias,
+                                    const float *g, const float *b, MPI_Comm comm, se_fwd_stats *st, se_error *err)
+{
+    int d = m->cfg.d_model, T = m->shard.tp_size;
+    double t0 = se_time_now();
+    se_status s;
+    if (!ws->sp) {
+        if ((s = se_allreduce_sum(ws->y, n_tok * d, comm, &st->coll, err))) return s;
+        double t1 = se_time_now();
+        st->t_coll += t1 - t0;
+        se_bias_act(ws->y, bias, (int)n_tok, d, d, -1);
+        se_layernorm(ws->x, ws->x, ws->y, g, b, (int)n_tok, d, m->cfg.ln_eps);
+        st->t_other += se_time_now() - t1;
+        return SE_OK;
+    }
+    int64_t r0 = 0, nr = 0;
+    for (int r = 0; r < T; r++) {
+        int64_t a, k;
+        se_split(n_tok, T, r, &a, &k);
+        ws->counts[r] = (int)(k * d);
+        ws->displs[r] = (int)(a * d);
+        if (r == m->shard.tp_rank) r0 = a, nr = k;
+    }
+    if ((s = se_reduce_scatter_sum(ws->y, ws->yloc, ws->counts, comm, &st->coll, err))) return s;
+    double t1 = se_time_now();
+    st->t_coll += t1 - t0;
+    if (nr > 0) {
+        se_bias_act(ws->yloc, bias, (int)nr, d, d, -1);
+        float *xs = ws->x + (size_t)r0 * d;
+        se_layernorm(xs, xs, ws->yloc, g, b, (int)nr, d, m->cfg.ln_eps);
+    }
+    double t2 = se_time_now();
+    st->t_other += t2 - t1;
+    if ((s = se_allgatherv_inplace(ws->x, ws->counts, ws->displs, comm, &st->coll, err))) return s;
+    st->t_coll += se_time_now() - t2;
+    return SE_OK;
+}
+
+se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *ids, const int32_t *type_ids,
+                           const int64_t *seq_start, int n_seq, MPI_Comm tp_comm, int sp, const float **hidden,
+                           se_fwd_stats *st, se_error *err)
+{
+    se_fwd_stats local;
+    if (!st) st = &local;
+    memset(st, 0, sizeof *st);
+    *hidden = NULL;
+    if (!!sp != !!ws->sp && m->shard.tp_size > 1)
+        return se_error_set(err, SE_EINVAL, "workspace was made for sp=%d, forward called with sp=%d", ws->sp, sp);
+    se_status s = check_batch(m, ws, ids, type_ids, seq_start, n_seq, err);
+    if (s) return s;
+    const se_model_config *c = &m->cfg;
+    int64_t n = seq_start[n_seq];
+    int d = c->d_model, dh = m->d_head, nh = m->shard.nh, dl = nh * dh, nf = m->shard.nf;
+    float *qkv = ws->big, *attn = ws->big + (size_t)n * 3 * dl, *h = ws->big;
+    float scale = 1.0f / sqrtf((float)dh);
+
+    double t = se_time_now();
+    embed(m, ws, ids, type_ids, seq_start, n_seq);
+    st->t_embed = se_time_now() - t;
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const se_layer *L = &m->layers[l];
+        /* qkv = x · Wqkvᵀ + bqkv, our heads only */
+        t = se_time_now();
+        se_linear(qkv, 3 * dl, ws->x, d, L->wqkv, d, L->bqkv, (int)n, 3 * dl, d, 0.0f);
+        double t1 = se_time_now();
+        st->t_gemm += t1 - t;
+        /* a_h = softmax(q_h·k_hᵀ/√d_head)·v_h per sequence and local head */
+        se_attention(attn, dl, qkv, 3 * dl, qkv + dl, 3 * dl, qkv + 2 * dl, 3 * dl, seq_start, n_seq, nh, dh, scale,
+                     ws->attn_ws);
+        double t2 = se_time_now();
+        st->t_attn += t2 - t1;
+        /* y = a · Woᵀ (partial over heads); x = LN(x + Σ y + bo) */
+        se_linear(ws->y, d, attn, dl, L->wo, dl, NULL, (int)n, d, dl, 0.0f);
+        st->t_gemm += se_time_now() - t2;
+        if ((s = reduce_residual_ln(m, ws, n, L->bo, L->ln1_g, L->ln1_b, tp_comm, st, err))) return s;
+        /* h = act(x · W1ᵀ + b1), our FFN units */
+        t = se_time_now();
+        se_linear(h, nf, ws->x, d, L->w1, d, NULL, (int)n, nf, d, 0.0f);
+        t1 = se_time_now();
+        st->t_gemm += t1 - t;
+        se_bias_act(h, L->b1, (int)n, nf, nf, (int)c->act);
+        t2 = se_time_now();
+        st->t_other += t2 - t1;
+        /* y = h · W2ᵀ (partial over units); x = LN(x + Σ y + b2) */
+        se_linear(ws->y, d, h, nf, L->w2, nf, NULL, (int)n, d, nf, 0.0f);
+        st->t_gemm += se_time_now() - t2;
+        if ((s = reduce_residual_ln(m, ws, n, L->b2, L->ln2_g, L->ln2_b, tp_comm, st, err))) return s;
+    }
+    st->tokens = n;
+    st->sequences = n_seq;
+    *hidden = ws->x;
+    return SE_OK;
+}
+
+double se_model_flops(const se_model_config *cfg, const int64_t *seq_start, int n_seq, int n_layers)
+{
+    /* Per token per layer: QKV 6d², Wo 2d², FFN 4·d·d_ff (= 16d² for d_ff = 4d),
+     * attention QKᵀ and P·V 4·n·d. With d_ff = 4d this is the 24d² + 4nd of the issue. */
+    double d = cfg->d_model, f = 0;
+    for (int s = 0; s < n_seq; s++) {
+        double len = (double)(seq_start[s + 1] - seq_start[s]);
+        f += len * (8 * d * d + 4 * d * cfg->d_ff + 4 * len * d);
+    }
+    return f * n_layers;
+}
