@@ -1,0 +1,286 @@
+/* config.json: Hugging Face BertConfig keys, plus our "vanilla_transformer"
+ * (the seed document's encoder: sinusoidal positions, ReLU FFN). Missing keys
+ * take BertConfig's defaults; what we cannot run is refused by name, and
+ * every size is bounded so a hostile config cannot ask for petabytes. */
+#include "shardenc/io.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/io_internal.h"
+
+#define CFG_MAX_BYTES (16u << 20)
+
+const char *se_act_name(se_act a)
+{
+    switch (a) {
+    case SE_ACT_GELU_ERF: return "gelu";
+    case SE_ACT_GELU_TANH: return "gelu_new";
+    case SE_ACT_RELU: return "relu";
+    }
+    return "?";
+}
+
+void se_io_fmt_double(char *buf, size_t cap, double x)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, cap, "%.*g", p, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
+/* Integer key: absent -> keep *out; present -> must be an integer in [lo, hi]. */
+static se_status get_int(json_t *root, const char *name, const char *key, long long lo, long long hi, int *out,
+                         int *present, se_error *err)
+{
+    json_t *v = json_object_get(root, key);
+    if (present) *present = v != NULL;
+    if (!v) return SE_OK;
+    if (!json_is_integer(v))
+        return se_error_set(err, SE_EFORMAT, "%s: %s must be an integer, found %s", name, key,
+                            se_io_json_type_name(v));
+    long long x = json_integer_value(v);
+    if (x < lo || x > hi)
+        return se_error_set(err, SE_EFORMAT, "%s: %s = %lld is out of range [%lld, %lld]", name, key, x, lo, hi);
+    *out = (int)x;
+    return SE_OK;
+}
+
+/* Number key (integer or real), finite, in (lo, hi]. */
+static se_status get_num(json_t *root, const char *name, const char *key, double lo, double hi, double *out,
+                         se_error *err)
+{
+    json_t *v = json_object_get(root, key);
+    if (!v) return SE_OK;
+    if (!json_is_number(v))
+        return se_error_set(err, SE_EFORMAT, "%s: %s must be a number, found %s", name, key,
+                            se_io_json_type_name(v));
+    double x = json_number_value(v);
+    if (!(x > lo && x <= hi))
+        return se_error_set(err, SE_EFORMAT, "%s: %s = %g is out of range (%g, %g]", name, key, x, lo, hi);
+    *out = x;
+    return SE_OK;
+}
+
+/* String key: absent -> *out untouched (NULL by caller). */
+static se_status get_str(json_t *root, const char *name, const char *key, const char **out, se_error *err)
+{
+    json_t *v = json_object_get(root, key);
+    if (!v) return SE_OK;
+    if (!json_is_string(v))
+        return se_error_set(err, SE_EFORMAT, "%s: %s must be a string, found %s", name, key,
+                            se_io_json_type_name(v));
+    *out = json_string_value(v);
+    return SE_OK;
+}
+
+static se_status parse_root(json_t *root, const char *name, se_model_config *cfg, se_error *err)
+{
+    se_status st;
+    if (!json_is_object(root))
+        return se_error_set(err, SE_EFORMAT, "%s: top level must be a JSON object, found %s", name,
+                            se_io_json_type_name(root));
+    memset(cfg, 0, sizeof *cfg);
+
+    const char *mt = NULL;
+    if ((st = get_str(root, name, "model_type", &mt, err))) return st;
+    if (!mt) {
+        se_log(SE_LOG_WARN, "%s: no model_type; assuming \"bert\"", name);
+        mt = "bert";
+    }
+    if (!strcmp(mt, "bert")) cfg->arch = SE_ARCH_BERT;
+    else if (!strcmp(mt, "vanilla_transformer")) cfg->arch = SE_ARCH_VANILLA;
+    else
+        return se_error_set(err, SE_EUNSUPPORTED,
+                            "%s: model_type '%.100s' is not supported (supported: bert, vanilla_transformer)", name,
+                            mt);
+    snprintf(cfg->model_type, sizeof cfg->model_type, "%s", mt);
+    int vanilla = cfg->arch == SE_ARCH_VANILLA;
+
+    /* BertConfig defaults (transformers/models/bert/configuration_bert.py). */
+    cfg->d_model = 768;
+    cfg->n_layers = 12;
+    cfg->n_heads = 12;
+    cfg->d_ff = 3072;
+    cfg->act = vanilla ? SE_ACT_RELU : SE_ACT_GELU_ERF;
+    cfg->max_pos = vanilla ? 0 : 512;
+    cfg->type_vocab = vanilla ? 0 : 2;
+    cfg->vocab_size = 30522;
+    cfg->ln_eps = vanilla ? 1e-5f : 1e-12f;
+    cfg->pad_token_id = 0;
+    cfg->sin_layout = SE_SIN_INTERLEAVED;
+    cfg->sin_base = 10000.0;
+    cfg->scale_embedding = 1;
+
+    /* Bounds: generous for real models, small enough that no single size can
+     * make a buffer overflow size_t arithmetic downstream. */
+    if ((st = get_int(root, name, "hidden_size", 1, 65536, &cfg->d_model, NULL, err))) return st;
+    if ((st = get_int(root, name, "num_hidden_layers", 1, 1000, &cfg->n_layers, NULL, err))) return st;
+    if ((st = get_int(root, name, "num_attention_heads", 1, 65536, &cfg->n_heads, NULL, err))) return st;
+    if ((st = get_int(root, name, "intermediate_size", 1, 1 << 20, &cfg->d_ff, NULL, err))) return st;
+    if ((st = get_int(root, name, "vocab_size", 1, 100000000, &cfg->vocab_size, NULL, err))) return st;
+    int have_max_pos = 0;
+    if ((st = get_int(root, name, "max_position_embeddings", 1, 1 << 20, &cfg->max_pos, &have_max_pos, err)))
+        return st;
+    if (vanilla && !have_max_pos) cfg->max_pos = 0;
+    if (vanilla) {
+        int tv = 0;
+        if ((st = get_int(root, name, "type_vocab_size", 0, 65536, &tv, NULL, err))) return st;
+        if (tv != 0)
+            return se_error_set(err, SE_EUNSUPPORTED,
+                                "%s: type_vocab_size = %d, but vanilla_transformer has no token type embeddings "
+                                "(use 0 or leave it out)",
+                                name, tv);
+    } else if ((st = get_int(root, name, "type_vocab_size", 1, 65536, &cfg->type_vocab, NULL, err)))
+        return st;
+    json_t *pad = json_object_get(root, "pad_token_id");
+    if (pad && !json_is_null(pad)) /* HF writes null for "no padding token" */
+        if ((st = get_int(root, name, "pad_token_id", 0, 100000000, &cfg->pad_token_id, NULL, err))) return st;
+    if (cfg->pad_token_id >= cfg->vocab_size)
+        return se_error_set(err, SE_EFORMAT, "%s: pad_token_id = %d is not below vocab_size = %d", name,
+                            cfg->pad_token_id, cfg->vocab_size);
+    double eps = cfg->ln_eps;
+    if ((st = get_num(root, name, "layer_norm_eps", 0.0, 1.0, &eps, err))) return st;
+    cfg->ln_eps = (float)eps;
+    if (!(cfg->ln_eps > 0.0f))
+        return se_error_set(err, SE_EFORMAT, "%s: layer_norm_eps = %g underflows float", name, eps);
+
+    const char *act = NULL;
+    if ((st = get_str(root, name, "hidden_act", &act, err))) return st;
+    if (act) {
+        if (!strcmp(act, "gelu")) cfg->act = SE_ACT_GELU_ERF;
+        else if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh")) cfg->act = SE_ACT_GELU_TANH;
+        else if (!strcmp(act, "relu")) cfg->act = SE_ACT_RELU;
+        else
+            return se_error_set(err, SE_EUNSUPPORTED,
+                                "%s: hidden_act '%.100s' is not supported (supported: gelu, gelu_new, "
+                                "gelu_pytorch_tanh, relu)",
+                                name, act);
+    }
+
+    const char *pet = NULL;
+    if ((st = get_str(root, name, "position_embedding_type", &pet, err))) return st;
+    if (!vanilla) {
+        if (pet && strcmp(pet, "absolute"))
+            return se_error_set(err, SE_EUNSUPPORTED,
+                                "%s: position_embedding_type '%.100s' is not supported for bert (supported: absolute)",
+                                name, pet);
+    } else {
+        if (pet && strcmp(pet, "sinusoidal"))
+            return se_error_set(err, SE_EUNSUPPORTED,
+                                "%s: position_embedding_type '%.100s' is not supported for vanilla_transformer "
+                                "(supported: sinusoidal)",
+                                name, pet);
+        const char *lay = NULL;
+        if ((st = get_str(root, name, "sinusoidal_layout", &lay, err))) return st;
+        if (lay) {
+            if (!strcmp(lay, "interleaved")) cfg->sin_layout = SE_SIN_INTERLEAVED;
+            else if (!strcmp(lay, "concat")) cfg->sin_layout = SE_SIN_CONCAT;
+            else
+                return se_error_set(err, SE_EUNSUPPORTED,
+                                    "%s: sinusoidal_layout '%.100s' is not supported (supported: interleaved, concat)",
+                                    name, lay);
+        }
+        if ((st = get_num(root, name, "sinusoidal_base", 1.0, 1e12, &cfg->sin_base, err))) return st;
+        json_t *se = json_object_get(root, "scale_embedding");
+        if (se) {
+            if (!json_is_boolean(se))
+                return se_error_set(err, SE_EFORMAT, "%s: scale_embedding must be true or false, found %s", name,
+                                    se_io_json_type_name(se));
+            cfg->scale_embedding = json_is_true(se);
+        }
+        /* PE(p, 2i) = sin(p / base^(2i/D)), PE(p, 2i+1) = cos(...): pairs of columns. */
+        if (cfg->d_model % 2)
+            return se_error_set(err, SE_EFORMAT, "%s: hidden_size = %d must be even for sinusoidal positions", name,
+                                cfg->d_model);
+    }
+
+    if (cfg->n_heads > cfg->d_model || cfg->d_model % cfg->n_heads)
+        return se_error_set(err, SE_EFORMAT,
+                            "%s: hidden_size = %d is not divisible by num_attention_heads = %d", name, cfg->d_model,
+                            cfg->n_heads);
+    return SE_OK;
+}
+
+se_status se_config_parse(const char *json, size_t len, const char *name, se_model_config *cfg, se_error *err)
+{
+    if (!name) name = "config.json";
+    json_error_t je;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return se_error_set(err, SE_EFORMAT, "%s: not valid JSON: %s (line %d, column %d)", name, je.text, je.line,
+                            je.column);
+    se_status st = parse_root(root, name, cfg, err);
+    json_decref(root);
+    return st;
+}
+
+se_status se_config_load(const char *path, se_model_config *cfg, se_error *err)
+{
+    char *buf;
+    size_t len;
+    se_status st = se_read_file(path, CFG_MAX_BYTES, &buf, &len, err);
+    if (st) return st;
+    st = se_config_parse(buf, len, path, cfg, err);
+    free(buf);
+    return st;
+}
+
+se_status se_config_save(const char *path, const se_model_config *cfg, se_error *err)
+{
+    int vanilla = cfg->arch == SE_ARCH_VANILLA;
+    char eps[40], base[40], text[2048];
+    /* the shortest decimal that reads back as the same float ("1e-12") */
+    for (int p = 1; p <= 9; p++) {
+        snprintf(eps, sizeof eps, "%.*g", p, (double)cfg->ln_eps);
+        if (strtof(eps, NULL) == cfg->ln_eps) break;
+    }
+    se_io_fmt_double(base, sizeof base, cfg->sin_base);
+    int n = snprintf(text, sizeof text,
+                     "{\n"
+                     "  \"model_type\": \"%s\",\n"
+                     "  \"hidden_size\": %d,\n"
+                     "  \"num_hidden_layers\": %d,\n"
+                     "  \"num_attention_heads\": %d,\n"
+                     "  \"intermediate_size\": %d,\n"
+                     "  \"hidden_act\": \"%s\",\n"
+                     "  \"vocab_size\": %d,\n"
+                     "  \"layer_norm_eps\": %s,\n"
+                     "  \"pad_token_id\": %d,\n",
+                     vanilla ? "vanilla_transformer" : "bert", cfg->d_model, cfg->n_layers, cfg->n_heads, cfg->d_ff,
+                     se_act_name(cfg->act), cfg->vocab_size, eps, cfg->pad_token_id);
+    if (cfg->max_pos > 0 || !vanilla)
+        n += snprintf(text + n, sizeof text - (size_t)n, "  \"max_position_embeddings\": %d,\n", cfg->max_pos);
+    if (vanilla)
+        n += snprintf(text + n, sizeof text - (size_t)n,
+                      "  \"sinusoidal_layout\": \"%s\",\n  \"sinusoidal_base\": %s,\n  \"scale_embedding\": %s,\n"
+                      "  \"position_embedding_type\": \"sinusoidal\"\n}\n",
+                      cfg->sin_layout == SE_SIN_CONCAT ? "concat" : "interleaved", base,
+                      cfg->scale_embedding ? "true" : "false");
+    else
+        n += snprintf(text + n, sizeof text - (size_t)n,
+                      "  \"type_vocab_size\": %d,\n  \"position_embedding_type\": \"absolute\"\n}\n", cfg->type_vocab);
+    /* Never write a config we would refuse to read. */
+    se_model_config check;
+    se_status st = se_config_parse(text, (size_t)n, path, &check, err);
+    if (st) return se_error_prefix(err, "refusing to save: ");
+
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
+        return se_error_set(err, SE_EINVAL, "%.200s...: path too long", path);
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) return se_error_set(err, SE_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    int ok = fwrite(text, 1, (size_t)n, fp) == (size_t)n;
+    if (fclose(fp) != 0) ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        st = se_error_set(err, SE_EIO, "%s: cannot write: %s", path, strerror(errno));
+        unlink(tmp);
+        return st;
+    }
+    return SE_OK;
+}
