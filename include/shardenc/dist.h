@@ -21,8 +21,12 @@ typedef struct {
 } se_grid;
 
 /* MPI_Init_thread(MPI_THREAD_FUNNELED) if MPI is not initialised yet; sets
- * MPI_ERRORS_RETURN on the world so a failed call returns instead of aborting. */
+ * MPI_ERRORS_RETURN on the world so a failed call returns instead of aborting.
+ * Refuses (SE_EMPI) an MPI that provides less than FUNNELED when it starts MPI
+ * itself; accepts whatever level a caller that initialised MPI chose. Sets the
+ * log prefix to the world rank when the world has more than one rank. */
 se_status se_dist_init(int *argc, char ***argv, se_error *err);
+/* MPI_Finalize, only if se_dist_init started MPI and it is not finalised yet. */
 void se_dist_finalize(void);
 /* Splits comm into the grid. Refuses tp < 1, tp not dividing the size. */
 se_status se_grid_create(MPI_Comm comm, int tp, se_grid *g, se_error *err);
@@ -38,18 +42,50 @@ void se_split(int64_t total, int parts, int index, int64_t *start, int64_t *coun
  * rank, prefixed "rank N: ", and the code is SE_EREMOTE on the others. No rank
  * hangs as long as all ranks reach the call. */
 se_status se_dist_agree(MPI_Comm comm, se_status local, se_error *err);
+/* Details of se_dist_agree:
+ * - cost when every rank is OK: one MPI_Allreduce of one int.
+ * - N is the MPI_COMM_WORLD rank of the failing process (not its rank in comm),
+ *   so nested agreements (TP group, then world) name the same process; a
+ *   message that already starts with "rank <digits>: " is not prefixed again.
+ *   With a one-rank world there is no prefix at all.
+ * - the failing rank keeps its own code, with the prefixed message, so after
+ *   the call all ranks hold the same text: print it on one rank only. (In a
+ *   nested agreement the rank named in the message keeps its code.)
+ * - a failing rank that is not the lowest gets SE_EREMOTE and the lowest
+ *   rank's message; its own message is logged at debug level.
+ * - if the agreement itself fails (MPI error), returns SE_EMPI. */
+
+/* Safety net where agreement is impossible (a rank is known to have crashed,
+ * or ranks are stuck in different collectives): logs err->msg once on the
+ * calling rank ("shardenc[r]: error: ..."), then MPI_Abort(comm, 1), which under
+ * Open MPI makes mpiexec kill every rank of the job. Does not return (the one
+ * place the library ends the process; _exit(1) if MPI_Abort ever returned). */
+void se_dist_fatal(MPI_Comm comm, const se_error *err) __attribute__((noreturn));
 
 /* Collective timing and volume, summed over calls (per layer or per job). */
 typedef struct {
     double seconds;
     int64_t calls;
-    int64_t bytes; /* payload bytes this rank sent into collectives */
+    int64_t bytes; /* payload bytes this rank sent into collectives:
+                    * allreduce n*4, reduce-scatter sum(counts)*4,
+                    * allgatherv counts[rank]*4 */
+    int64_t wire_bytes; /* bytes this rank sends over the network under the
+                         * ring algorithms, p = comm size (the performance
+                         * model's figure): allreduce 2(p-1)/p*n*4,
+                         * reduce-scatter and allgatherv (p-1)/p*sum(counts)*4,
+                         * so reduce-scatter + all-gather == one all-reduce */
 } se_coll_stats;
 
-/* In-place sum over comm; with size 1 these return at once. Buffers are fp32. */
+/* With comm size 1 the collectives do no MPI call and count nothing in st
+ * (reduce-scatter copies send to recv). Errors: SE_EMPI with the MPI error
+ * string, SE_EINVAL for negative counts. Buffers are fp32. */
+
+/* In-place sum over comm; n may exceed INT_MAX (sent in chunks of 2^30). */
 se_status se_allreduce_sum(float *buf, int64_t n, MPI_Comm comm, se_coll_stats *st, se_error *err);
 /* Reduce-scatter of a [sum(counts)] buffer: rank r receives the sum of
- * elements displs[r] .. displs[r]+counts[r]-1 into recv. */
+ * elements displs[r] .. displs[r]+counts[r]-1 into recv, where displs[r] =
+ * counts[0] + ... + counts[r-1]. send == recv is allowed (MPI_IN_PLACE): the
+ * result then lands at the start of the buffer, not at displs[r]. */
 se_status se_reduce_scatter_sum(const float *send, float *recv, const int *counts, MPI_Comm comm,
                                 se_coll_stats *st, se_error *err);
 /* All-gather of variable-size pieces into buf (in place: rank r's piece
