@@ -1,0 +1,206 @@
+/* io/config: BertConfig defaults, vanilla defaults, refusals by name, type
+ * and bound checks, save -> load roundtrip. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shardenc/io.h"
+
+static se_status parse(const char *json, se_model_config *c, se_error *err)
+{
+    return se_config_parse(json, strlen(json), "m/config.json", c, err);
+}
+
+static void expect_bad(const char *json, se_status code, const char *msg)
+{
+    se_model_config c;
+    se_error err;
+    se_error_clear(&err);
+    se_status st = parse(json, &c, &err);
+    if (st != code) fail_msg("%s: expected %s, got %s: %s", json, se_status_name(code), se_status_name(st), err.msg);
+    if (!strstr(err.msg, msg)) fail_msg("message lacks '%s': %s", msg, err.msg);
+    if (strncmp(err.msg, "m/config.json: ", 15)) fail_msg("message does not start with the file: %s", err.msg);
+}
+
+static void test_bert_defaults(void **state)
+{
+    (void)state;
+    se_model_config c;
+    se_error err;
+    assert_int_equal(parse("{\"model_type\": \"bert\"}", &c, &err), SE_OK);
+    assert_int_equal(c.arch, SE_ARCH_BERT);
+    assert_string_equal(c.model_type, "bert");
+    assert_int_equal(c.d_model, 768);
+    assert_int_equal(c.n_layers, 12);
+    assert_int_equal(c.n_heads, 12);
+    assert_int_equal(c.d_ff, 3072);
+    assert_int_equal(c.act, SE_ACT_GELU_ERF);
+    assert_int_equal(c.max_pos, 512);
+    assert_int_equal(c.type_vocab, 2);
+    assert_int_equal(c.vocab_size, 30522);
+    assert_true(c.ln_eps == 1e-12f);
+    assert_int_equal(c.pad_token_id, 0);
+
+    /* a real MiniLM config, extra keys ignored; no model_type -> bert */
+    const char *mini = "{\"architectures\": [\"BertModel\"], \"attention_probs_dropout_prob\": 0.1,"
+                       "\"hidden_act\": \"gelu_pytorch_tanh\", \"hidden_size\": 384, \"intermediate_size\": 1536,"
+                       "\"layer_norm_eps\": 1e-07, \"max_position_embeddings\": 256, \"num_attention_heads\": 12,"
+                       "\"num_hidden_layers\": 6, \"pad_token_id\": null, \"position_embedding_type\": \"absolute\","
+                       "\"type_vocab_size\": 1, \"vocab_size\": 250037, \"classifier_dropout\": null}";
+    assert_int_equal(parse(mini, &c, &err), SE_OK);
+    assert_int_equal(c.arch, SE_ARCH_BERT);
+    assert_string_equal(c.model_type, "bert");
+    assert_int_equal(c.d_model, 384);
+    assert_int_equal(c.n_layers, 6);
+    assert_int_equal(c.d_ff, 1536);
+    assert_int_equal(c.act, SE_ACT_GELU_TANH);
+    assert_int_equal(c.max_pos, 256);
+    assert_int_equal(c.type_vocab, 1);
+    assert_int_equal(c.vocab_size, 250037);
+    assert_true(c.ln_eps == 1e-7f);
+    assert_int_equal(c.pad_token_id, 0);
+    assert_int_equal(parse("{\"hidden_act\": \"gelu_new\", \"layer_norm_eps\": 1}", &c, &err), SE_OK);
+    assert_int_equal(c.act, SE_ACT_GELU_TANH);
+    assert_true(c.ln_eps == 1.0f);
+    assert_int_equal(parse("{\"hidden_act\": \"relu\", \"pad_token_id\": 5}", &c, &err), SE_OK);
+    assert_int_equal(c.act, SE_ACT_RELU);
+    assert_int_equal(c.pad_token_id, 5);
+}
+
+static void test_vanilla(void **state)
+{
+    (void)state;
+    se_model_config c;
+    se_error err;
+    assert_int_equal(parse("{\"model_type\": \"vanilla_transformer\", \"hidden_size\": 512, \"num_attention_heads\": 8}",
+                           &c, &err), SE_OK);
+    assert_int_equal(c.arch, SE_ARCH_VANILLA);
+    assert_string_equal(c.model_type, "vanilla_transformer");
+    assert_int_equal(c.d_model, 512);
+    assert_int_equal(c.n_heads, 8);
+    assert_int_equal(c.act, SE_ACT_RELU);
+    assert_int_equal(c.max_pos, 0);
+    assert_int_equal(c.type_vocab, 0);
+    assert_true(c.ln_eps == 1e-5f);
+    assert_int_equal(c.sin_layout, SE_SIN_INTERLEAVED);
+    assert_true(c.sin_base == 10000.0);
+    assert_int_equal(c.scale_embedding, 1);
+    assert_int_equal(parse("{\"model_type\": \"vanilla_transformer\", \"position_embedding_type\": \"sinusoidal\","
+                           "\"sinusoidal_layout\": \"concat\", \"sinusoidal_base\": 500.5, \"scale_embedding\": false,"
+                           "\"max_position_embeddings\": 1024, \"hidden_act\": \"gelu\", \"type_vocab_size\": 0}",
+                           &c, &err), SE_OK);
+    assert_int_equal(c.sin_layout, SE_SIN_CONCAT);
+    assert_true(c.sin_base == 500.5);
+    assert_int_equal(c.scale_embedding, 0);
+    assert_int_equal(c.max_pos, 1024);
+    assert_int_equal(c.act, SE_ACT_GELU_ERF);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    expect_bad("{\"model_type\": \"roberta\"}", SE_EUNSUPPORTED,
+               "model_type 'roberta' is not supported (supported: bert, vanilla_transformer)");
+    expect_bad("{\"hidden_act\": \"swish\"}", SE_EUNSUPPORTED,
+               "hidden_act 'swish' is not supported (supported: gelu, gelu_new, gelu_pytorch_tanh, relu)");
+    expect_bad("{\"position_embedding_type\": \"relative_key\"}", SE_EUNSUPPORTED,
+               "position_embedding_type 'relative_key' is not supported for bert");
+    expect_bad("{\"model_type\": \"vanilla_transformer\", \"position_embedding_type\": \"absolute\"}",
+               SE_EUNSUPPORTED, "position_embedding_type 'absolute' is not supported for vanilla_transformer");
+    expect_bad("{\"model_type\": \"vanilla_transformer\", \"sinusoidal_layout\": \"rotary\"}", SE_EUNSUPPORTED,
+               "sinusoidal_layout 'rotary'");
+    expect_bad("{\"model_type\": \"vanilla_transformer\", \"type_vocab_size\": 2}", SE_EUNSUPPORTED,
+               "type_vocab_size = 2");
+    expect_bad("{\"model_type\": \"vanilla_transformer\", \"hidden_size\": 9, \"num_attention_heads\": 3}",
+               SE_EFORMAT, "must be even");
+    expect_bad("{\"hidden_size\": 100, \"num_attention_heads\": 12}", SE_EFORMAT,
+               "hidden_size = 100 is not divisible by num_attention_heads = 12");
+    expect_bad("{\"hidden_size\": 4, \"num_attention_heads\": 8}", SE_EFORMAT, "not divisible");
+}
+
+static void test_types_and_bounds(void **state)
+{
+    (void)state;
+    expect_bad("{\"hidden_size\": \"768\"}", SE_EFORMAT, "hidden_size must be an integer, found a string");
+    expect_bad("{\"hidden_size\": 768.0}", SE_EFORMAT, "hidden_size must be an integer, found a real number");
+    expect_bad("{\"num_hidden_layers\": true}", SE_EFORMAT, "num_hidden_layers must be an integer, found a boolean");
+    expect_bad("{\"model_type\": 3}", SE_EFORMAT, "model_type must be a string, found an integer");
+    expect_bad("{\"hidden_act\": null}", SE_EFORMAT, "hidden_act must be a string, found null");
+    expect_bad("{\"layer_norm_eps\": \"1e-12\"}", SE_EFORMAT, "layer_norm_eps must be a number");
+    expect_bad("{\"layer_norm_eps\": 0}", SE_EFORMAT, "layer_norm_eps = 0 is out of range");
+    expect_bad("{\"layer_norm_eps\": -1e-5}", SE_EFORMAT, "layer_norm_eps");
+    expect_bad("{\"layer_norm_eps\": 1e-300}", SE_EFORMAT, "underflows");
+    expect_bad("{\"model_type\": \"vanilla_transformer\", \"scale_embedding\": 1}", SE_EFORMAT,
+               "scale_embedding must be true or false");
+    expect_bad("{\"model_type\": \"vanilla_transformer\", \"sinusoidal_base\": 0}", SE_EFORMAT, "sinusoidal_base");
+    expect_bad("{\"hidden_size\": 0}", SE_EFORMAT, "hidden_size = 0 is out of range [1, 65536]");
+    expect_bad("{\"hidden_size\": 131072, \"num_attention_heads\": 1}", SE_EFORMAT, "hidden_size = 131072");
+    expect_bad("{\"num_hidden_layers\": 1001}", SE_EFORMAT, "num_hidden_layers = 1001");
+    expect_bad("{\"num_hidden_layers\": -1}", SE_EFORMAT, "num_hidden_layers = -1");
+    expect_bad("{\"vocab_size\": 100000001}", SE_EFORMAT, "vocab_size = 100000001");
+    expect_bad("{\"intermediate_size\": 9223372036854775807}", SE_EFORMAT, "intermediate_size");
+    expect_bad("{\"max_position_embeddings\": 0}", SE_EFORMAT, "max_position_embeddings = 0");
+    expect_bad("{\"type_vocab_size\": 0}", SE_EFORMAT, "type_vocab_size = 0");
+    expect_bad("{\"pad_token_id\": 30522}", SE_EFORMAT, "pad_token_id = 30522 is not below vocab_size = 30522");
+    expect_bad("{\"pad_token_id\": -1}", SE_EFORMAT, "pad_token_id = -1");
+    expect_bad("[768]", SE_EFORMAT, "top level must be a JSON object, found an array");
+    expect_bad("{\"hidden_size\": 768", SE_EFORMAT, "not valid JSON");
+    expect_bad("{\"hidden_size\": 768, \"hidden_size\": 1024}", SE_EFORMAT, "duplicate");
+}
+
+static void test_save_load(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/se_io_cfg_%ld.json", (long)getpid());
+    se_model_config c, d;
+    se_error err;
+    assert_int_equal(parse("{\"hidden_size\": 384, \"num_attention_heads\": 6, \"hidden_act\": \"gelu_pytorch_tanh\","
+                           "\"layer_norm_eps\": 1e-7, \"num_hidden_layers\": 3, \"intermediate_size\": 1000,"
+                           "\"vocab_size\": 999, \"type_vocab_size\": 1, \"max_position_embeddings\": 77,"
+                           "\"pad_token_id\": 3}", &c, &err), SE_OK);
+    assert_int_equal(se_config_save(path, &c, &err), SE_OK);
+    assert_int_equal(se_config_load(path, &d, &err), SE_OK);
+    assert_memory_equal(&c, &d, sizeof c);
+    char *text;
+    size_t len;
+    assert_int_equal(se_read_file(path, 1 << 16, &text, &len, &err), SE_OK);
+    assert_non_null(strstr(text, "\"layer_norm_eps\": 1e-07,"));
+    assert_non_null(strstr(text, "\"hidden_act\": \"gelu_new\""));
+    free(text);
+
+    assert_int_equal(parse("{\"model_type\": \"vanilla_transformer\", \"sinusoidal_layout\": \"concat\","
+                           "\"sinusoidal_base\": 0.1e5, \"scale_embedding\": false, \"hidden_size\": 64,"
+                           "\"num_attention_heads\": 4}", &c, &err), SE_OK);
+    assert_int_equal(se_config_save(path, &c, &err), SE_OK);
+    assert_int_equal(se_config_load(path, &d, &err), SE_OK);
+    assert_memory_equal(&c, &d, sizeof c);
+    assert_int_equal(d.max_pos, 0);
+
+    /* a config we would refuse is not written */
+    c.n_heads = 7;
+    assert_int_equal(se_config_save(path, &c, &err), SE_EFORMAT);
+    assert_non_null(strstr(err.msg, "refusing to save"));
+    assert_int_equal(se_config_load(path, &d, &err), SE_OK);
+    assert_int_equal(d.n_heads, 4);
+    unlink(path);
+    assert_int_equal(se_config_load(path, &d, &err), SE_EIO);
+    assert_non_null(strstr(err.msg, path));
+    assert_string_equal(se_act_name(SE_ACT_GELU_ERF), "gelu");
+    assert_string_equal(se_act_name(SE_ACT_RELU), "relu");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bert_defaults), cmocka_unit_test(test_vanilla), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_types_and_bounds), cmocka_unit_test(test_save_load),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,134 @@
+/* io/jsonl: document lines -> se_doc, every refusal named with `where`. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardenc/io.h"
+
+static se_status parse(const char *line, se_doc *d, se_error *err)
+{
+    return se_doc_parse(line, strlen(line), "corpus.jsonl:17", d, err);
+}
+
+static void expect_bad(const char *line, const char *msg)
+{
+    se_doc d;
+    se_error err;
+    se_error_clear(&err);
+    se_status st = parse(line, &d, &err);
+    if (st != SE_EFORMAT) fail_msg("%s: expected EFORMAT, got %s: %s", line, se_status_name(st), err.msg);
+    if (strncmp(err.msg, "corpus.jsonl:17: ", 17)) fail_msg("message does not start with where: %s", err.msg);
+    if (!strstr(err.msg, msg)) fail_msg("message lacks '%s': %s", msg, err.msg);
+    assert_null(d.id);
+    assert_null(d.text);
+    assert_null(d.input_ids);
+    assert_null(d.type_ids);
+}
+
+static void test_text_docs(void **state)
+{
+    (void)state;
+    se_doc d;
+    se_error err;
+    assert_int_equal(parse("{\"id\": \"doc-1\", \"text\": \"Hello, world\", \"lang\": \"en\"}", &d, &err), SE_OK);
+    assert_string_equal(d.id, "doc-1");
+    assert_string_equal(d.text, "Hello, world");
+    assert_int_equal(d.text_len, 12);
+    assert_null(d.input_ids);
+    assert_null(d.type_ids);
+    se_doc_free(&d);
+    assert_null(d.id);
+
+    /* NUL inside the text keeps the full length; unicode escapes decoded */
+    assert_int_equal(parse("{\"id\": 42, \"text\": \"a\\u0000b\\u00e9\"}\r", &d, &err), SE_OK);
+    assert_string_equal(d.id, "42");
+    assert_int_equal(d.text_len, 5);
+    assert_memory_equal(d.text, "a\0b\xc3\xa9", 6);
+    se_doc_free(&d);
+
+    assert_int_equal(parse("{\"text\": \"\", \"id\": -9007199254740993}", &d, &err), SE_OK);
+    assert_string_equal(d.id, "-9007199254740993");
+    assert_non_null(d.text);
+    assert_int_equal(d.text_len, 0);
+    se_doc_free(&d);
+
+    assert_int_equal(parse("{\"id\": 1.5, \"text\": \"x\"}", &d, &err), SE_OK);
+    assert_string_equal(d.id, "1.5");
+    se_doc_free(&d);
+    assert_int_equal(parse("{\"id\": 0.1, \"text\": \"x\"}", &d, &err), SE_OK);
+    assert_string_equal(d.id, "0.1");
+    se_doc_free(&d);
+    assert_int_equal(parse("{\"id\": 1e20, \"text\": \"x\"}", &d, &err), SE_OK);
+    assert_string_equal(d.id, "1e+20");
+    se_doc_free(&d);
+    se_doc_free(NULL);
+}
+
+static void test_token_docs(void **state)
+{
+    (void)state;
+    se_doc d;
+    se_error err;
+    assert_int_equal(parse("{\"id\": \"t\", \"input_ids\": [101, 7592, 102], \"token_type_ids\": [0, 0, 1]}", &d, &err),
+                     SE_OK);
+    assert_null(d.text);
+    assert_int_equal(d.n_ids, 3);
+    assert_int_equal(d.input_ids[0], 101);
+    assert_int_equal(d.input_ids[1], 7592);
+    assert_int_equal(d.input_ids[2], 102);
+    assert_non_null(d.type_ids);
+    assert_int_equal(d.type_ids[2], 1);
+    se_doc_free(&d);
+
+    assert_int_equal(parse("{\"id\": \"t\", \"input_ids\": [2147483647]}", &d, &err), SE_OK);
+    assert_int_equal(d.n_ids, 1);
+    assert_int_equal(d.input_ids[0], INT32_MAX);
+    assert_null(d.type_ids);
+    se_doc_free(&d);
+
+    assert_int_equal(parse("{\"id\": \"t\", \"input_ids\": []}", &d, &err), SE_OK);
+    assert_non_null(d.input_ids);
+    assert_int_equal(d.n_ids, 0);
+    se_doc_free(&d);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    expect_bad("{\"id\": \"a\", \"text\": \"x\"", "not valid JSON");
+    expect_bad("", "not valid JSON");
+    expect_bad("[1, 2]", "must be a JSON object, found an array");
+    expect_bad("{\"text\": \"x\"}", "missing \"id\"");
+    expect_bad("{\"id\": null, \"text\": \"x\"}", "\"id\" must be a string or a number, found null");
+    expect_bad("{\"id\": [1], \"text\": \"x\"}", "\"id\" must be a string or a number, found an array");
+    expect_bad("{\"id\": \"a\\u0000b\", \"text\": \"x\"}", "NUL");
+    expect_bad("{\"id\": \"a\"}", "neither \"text\" nor \"input_ids\"");
+    expect_bad("{\"id\": \"a\", \"text\": \"x\", \"input_ids\": [1]}", "both \"text\" and \"input_ids\"");
+    expect_bad("{\"id\": \"a\", \"text\": 5}", "\"text\" must be a string, found an integer");
+    expect_bad("{\"id\": \"a\", \"text\": \"x\", \"token_type_ids\": [0]}", "without \"input_ids\"");
+    expect_bad("{\"id\": \"a\", \"input_ids\": \"1 2\"}", "\"input_ids\" must be an array of integers, found a string");
+    expect_bad("{\"id\": \"a\", \"input_ids\": [1, -2]}", "\"input_ids\"[1] = -2 is out of range");
+    expect_bad("{\"id\": \"a\", \"input_ids\": [2147483648]}", "\"input_ids\"[0] = 2147483648 is out of range");
+    expect_bad("{\"id\": \"a\", \"input_ids\": [1, 2.0]}", "\"input_ids\"[1] must be an integer, found a real number");
+    expect_bad("{\"id\": \"a\", \"input_ids\": [1, 2], \"token_type_ids\": [0]}",
+               "\"token_type_ids\" has 1 entries but \"input_ids\" has 2");
+    expect_bad("{\"id\": \"a\", \"input_ids\": [1], \"token_type_ids\": [-1]}", "\"token_type_ids\"[0] = -1");
+    expect_bad("{\"id\": \"a\", \"input_ids\": [1], \"token_type_ids\": {}}", "\"token_type_ids\" must be an array");
+    expect_bad("{\"id\": \"a\", \"id\": \"b\", \"text\": \"x\"}", "duplicate");
+    expect_bad("{\"id\": \"a\", \"text\": \"\xff\"}", "not valid JSON");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text_docs),
+        cmocka_unit_test(test_token_docs),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
