@@ -54,5 +54,13 @@ void se_softmax_rows(float *x, int rows, int n);
 size_t se_attention_ws_floats(int max_threads, int d_head);
 void se_attention(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
                   const int64_t *seq_start, int n_seq, int n_heads, int d_head, float scale, float *ws);
+/* ws must hold se_attention_ws_floats(T, d_head) floats with T >= the number
+ * of threads at the call (se_num_threads()); 64-byte aligned (se_alloc) is
+ * best. The call uses no other memory: ws is ~0.5 MiB... per thread whatever
+ * the sequence length. Sequence lengths up to 2^31-1; n_tok is seq_start[n_seq]. */
+/* Tile sizes (queries per work item, keys per block), for tuning and tests;
+ * clamped to [1, 256] and [1, 1024]. Not thread-safe: set before calls. */
+void se_attention_set_tiles(int bq, int bk);
+void se_attention_get_tiles(int *bq, int *bk);
 
 #endif
