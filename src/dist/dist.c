@@ -197,7 +197,7 @@ se_status se_dist_agree(MPI_Comm comm, se_status local, se_error *err)
     int named = rank_prefix(pkt.msg);
     int origin = named >= 0 ? named : pkt.world_rank;
     se_status code = local != SE_OK && world_rank == origin ? local : SE_EREMOTE;
-    if (local != SE_OK && world_rank != origin && err && named != world_rank)
+    if (local != SE_OK && world_rank != origin && err)
         se_log(SE_LOG_DEBUG, "this rank also failed (rank %d's error is reported): %s", origin, err->msg);
     if (err) {
         err->code = code;
