@@ -3,6 +3,8 @@
 #ifndef SHARDENC_JOB_H
 #define SHARDENC_JOB_H
 
+#include <stdio.h>
+
 #include "shardenc/core.h"
 #include "shardenc/dist.h"
 #include "shardenc/model.h"
