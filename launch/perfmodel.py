@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+"""shardenc performance model (Python 3 standard library only).
+
+Fitted from a sweep CSV of launch/scaling.sh, it predicts the time of one
+forward on one rank of a TP group as
+
+  t = t_gemm + t_attention + t_other + t_collectives, each term per forward:
+
+  t_gemm  = L*o_g + c_g * L * n_tok * (8 d^2 + 4 d d_ff) / (T * thr)
+  t_attn  = L*o_a + c_a * L * n_tok * 4 seq d           / (T * thr)
+  t_other = L*o_o + c_o * n_tok * (L*(4 d + d_ff/T) + d) / thr
+  t_coll  = 2 L * [ 2(T-1) * alpha + 2(T-1)/T * n_tok*d*4 / beta ]
+
+  n_tok = seq * batch (tokens of one batch of the TP group), T = tp size,
+  thr   = threads per rank actually available (cores / ranks when a host is
+          oversubscribed). The flop counts: QKV 6 d^2 + output 2 d^2 + FFN
+  4 d d_ff per token (GEMM); Q.K^T and A.V 2 seq d each per token (attention);
+  LayerNorm, residuals, biases, GELU and the embedding lookup are ~linear in
+  d and d_ff (other). c_* are seconds per flop per thread (1/c = the per-
+  thread rate), o_* a fixed cost per layer (thread fork/join, small kernels).
+  The collective term is the ring all-reduce, 2 per layer of n_tok*d*4 bytes
+  (sequence-parallel mode: reduce-scatter + all-gather, the same cost).
+
+Fit: each compute term separately, least squares on relative error (weights
+1/y^2), non-negative, per d_model found in the CSV (a prediction for another
+d uses the nearest measured d); alpha, 1/beta by the same least squares over
+the runs with collectives.
+
+Subcommands
+  fit CSV                       print the fitted parameters
+  check CSV [--fit CSV2] [--loo]  per-row predicted vs measured tokens/s, mean
+                                and max relative error (--loo: leave-one-out,
+                                each row predicted from a fit without it)
+  selftest CSV [--tol 0.05]     (1) fit synthetic rows made from known
+                                parameters on CSV's grid and recover them;
+                                (2) fit CSV and reproduce its rows' tokens/s:
+                                mean |error| <= tol. Exit 1 otherwise.
+  predict --fit CSV --config FILE --seq N --batch B --nodes N
+          --cores-per-node C --ranks-per-node R --tp T --bw-gbps G --lat-us U
+          [--layers L] [--speed F]  tokens/s and efficiency on a cluster
+  tp-table --fit CSV [--share 0.2] [--cores-per-node 32] [--markdown]
+                                where TP stops paying: bert-base/bert-large at
+                                seq 512 and 8192 over 100 and 25 Gb/s
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+COMPONENTS = ("gemm", "attention", "other")
+
+
+# ---------------------------------------------------------------- features
+def thr_eff(threads, ranks_per_host, host_cores):
+    """Threads a rank really has: oversubscribed hosts time-slice their cores."""
+    if host_cores and ranks_per_host * threads > host_cores:
+        return host_cores / ranks_per_host
+    return float(threads)
+
+
+def features(s):
+    """Per-forward regressors of one run s (dict of numbers): for each term, the
+    (overhead coefficient, work coefficient) pair so that t = o*a + c*b."""
+    L, d, dff, T, seq = s["layers"], s["d_model"], s["d_ff"], s["tp"], s["seq"]
+    n_tok, thr = s["seq"] * s["batch"], s["thr"]
+    f = {
+        "gemm": (L, L * n_tok * (8.0 * d * d + 4.0 * d * dff) / (T * thr)),
+        "attention": (L, L * n_tok * 4.0 * seq * d / (T * thr)),
+        "other": (L, n_tok * (L * (4.0 * d + dff / T) + d) / thr),
+    }
+    msg = n_tok * d * 4.0
+    f["coll"] = (2.0 * L * 2.0 * (T - 1), 2.0 * L * 2.0 * (T - 1) / T * msg) if T > 1 else (0.0, 0.0)
+    return f
+
+
+def row_setup(r):
+    """A CSV row -> the numbers the model uses, plus the measured values."""
+    g = lambda k: float(r[k])
+    ranks, threads = int(r["ranks"]), int(r["threads"])
+    hc = float(r["host_cores"]) if r.get("host_cores") else 0.0
+    s = {
+        "layers": g("layers"), "d_model": g("d_model"), "d_ff": g("d_ff"), "tp": g("tp"), "seq": g("seq"),
+        "batch": g("batch_per_group"), "dp": g("dp"), "thr": thr_eff(threads, ranks, hc),
+    }
+    m = {"gemm": g("t_gemm"), "attention": g("t_attention"), "other": g("t_other"),
+         "coll": g("t_collectives"), "tps": g("tokens_per_s"), "seconds": g("seconds")}
+    return s, m
+
+
+# ---------------------------------------------------------------- least squares
+def nnls2(rows, rel=True):
+    """min sum w (p*a + q*b - y)^2 over p, q >= 0; rows = [(a, b, y)], w = 1/y^2
+    (relative error) when rel. Returns (p, q)."""
+    def solve(use_a, use_b):
+        saa = sab = sbb = say = sby = 0.0
+        for a, b, y in rows:
+            w = 1.0 / (y * y) if rel and y > 0 else 1.0
+            a, b = (a if use_a else 0.0), (b if use_b else 0.0)
+            saa += w * a * a; sab += w * a * b; sbb += w * b * b; say += w * a * y; sby += w * b * y
+        if use_a and use_b:
+            det = saa * sbb - sab * sab
+            if abs(det) <= 1e-12 * max(saa * sbb, 1e-300):
+                return None
+            return ((say * sbb - sby * sab) / det, (saa * sby - sab * say) / det)
+        if use_a:
+            return (say / saa, 0.0) if saa > 0 else (0.0, 0.0)
+        return (0.0, sby / sbb) if sbb > 0 else (0.0, 0.0)
+    rows = [r for r in rows if r[2] > 0]
+    if not rows:
+        return (0.0, 0.0)
+    best = None
+    for cand in (solve(True, True), solve(False, True), solve(True, False)):
+        if cand is None or cand[0] < 0 or cand[1] < 0:
+            continue
+        err = sum(((cand[0] * a + cand[1] * b - y) / (y if rel else 1.0)) ** 2 for a, b, y in rows)
+        if best is None or err < best[0] - 1e-15:
+            best = (err, cand)
+    return best[1] if best else (0.0, 0.0)
+
+
+def fit_rows(setups, trim=True):
+    """setups: [(s, m)] -> model dict. With trim, one refit without the rows
+    whose total time the first fit misses by more than max(30 %, 5 x the
+    median miss): on a shared machine a run now and then catches another
+    job's burst, and one such row would drag every rate."""
+    model = fit_rows_once(setups)
+    if not trim or len(setups) < 4:
+        return model
+    miss = []
+    for s, m in setups:
+        t = predict_setup(model, s)["total"]
+        miss.append(abs(t - m["seconds"]) / m["seconds"] if m["seconds"] > 0 else 0.0)
+    med = sorted(miss)[len(miss) // 2]
+    keep = [sm for sm, e in zip(setups, miss) if e <= max(0.3, 5 * med)]
+    if len(keep) == len(setups) or len(keep) < len(setups) // 2 + 1:
+        return model
+    model = fit_rows_once(keep)
+    model["n_trimmed"] = len(setups) - len(keep)
+    model["excluded"] = [i for i, e in enumerate(miss) if e > max(0.3, 5 * med)]
+    model["n_rows"] = len(setups)
+    return model
+
+
+def fit_rows_once(setups):
+    model = {"compute": {}, "alpha": 0.0, "inv_beta": 0.0}
+    by_d = {}
+    for s, m in setups:
+        by_d.setdefault(int(s["d_model"]), []).append((s, m))
+    for d, lst in sorted(by_d.items()):
+        par = {}
+        for c in COMPONENTS:
+            pts = []
+            for s, m in lst:
+                a, b = features(s)[c]
+                pts.append((a, b, m[c]))
+            par[c] = nnls2(pts)
+        model["compute"][d] = par
+    pts = []
+    for s, m in setups:
+        if s["tp"] > 1:
+            a, b = features(s)["coll"]
+            pts.append((a, b, m["coll"]))
+    if pts:
+        model["alpha"], model["inv_beta"] = nnls2(pts)
+    model["n_rows"] = len(setups)
+    model["n_coll_rows"] = len(pts)
+    model["n_trimmed"] = 0
+    model["excluded"] = []
+    return model
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        sys.exit("perfmodel: %s has no rows" % path)
+    return rows
+
+
+def fit_csv(path):
+    return fit_rows([row_setup(r) for r in read_csv(path)])
+
+
+# ---------------------------------------------------------------- prediction
+def nearest_par(model, d):
+    ds = list(model["compute"].keys())
+    if not ds:
+        raise SystemExit("perfmodel: the fit has no compute rows")
+    return model["compute"][min(ds, key=lambda x: abs(math.log(x / d)))]
+
+
+def predict_setup(model, s, alpha=None, inv_beta=None, speed=1.0):
+    """Seconds per forward by term for one rank of setup s. alpha/inv_beta
+    override the fitted (intra-host) collective cost, e.g. with a network's.
+    speed: core speed relative to the fit machine's."""
+    par = nearest_par(model, s["d_model"])
+    f = features(s)
+    t = {}
+    for c in COMPONENTS:
+        o, k = par[c]
+        t[c] = (o * f[c][0] + k * f[c][1]) / speed
+    a = model["alpha"] if alpha is None else alpha
+    ib = model["inv_beta"] if inv_beta is None else inv_beta
+    t["coll"] = a * f["coll"][0] + ib * f["coll"][1]
+    t["total"] = sum(t[c] for c in COMPONENTS) + t["coll"]
+    return t
+
+
+def tps_of(s, t):
+    return s["seq"] * s["batch"] * s["dp"] / t["total"]
+
+
+# ---------------------------------------------------------------- commands
+def describe(model):
+    out = []
+    for d, par in sorted(model["compute"].items()):
+        g, a, o = par["gemm"], par["attention"], par["other"]
+        out.append("d_model %d: GEMM %.2f GFLOP/s per thread + %.1f us/layer; attention %.2f GFLOP/s per thread"
+                   " + %.1f us/layer; other %.3f Gelem/s per thread + %.1f us/layer" % (
+                       d, 1e-9 / g[1] if g[1] else float("inf"), g[0] * 1e6,
+                       1e-9 / a[1] if a[1] else float("inf"), a[0] * 1e6,
+                       1e-9 / o[1] if o[1] else float("inf"), o[0] * 1e6))
+    if model.get("n_trimmed"):
+        out.append("(%d of %d rows left out of the fit as outliers: more than max(30 %%, 5 x median) off)" % (
+            model["n_trimmed"], model["n_rows"]))
+    bw = 8e-9 / model["inv_beta"] if model["inv_beta"] else float("inf")
+    out.append("collectives (%d runs): alpha %.2f us per ring step, beta %.2f GB/s (%.1f Gb/s)" % (
+        model["n_coll_rows"], model["alpha"] * 1e6, bw / 8 if bw != float("inf") else bw, bw))
+    return "\n".join(out)
+
+
+def check_rows(rows, model=None, loo=False, verbose=True):
+    setups = [row_setup(r) for r in rows]
+    errs, kept = [], []
+    excl = set(model.get("excluded", [])) if model and not loo else set()
+    if verbose:
+        print("%-4s %-3s %-3s %-2s %-3s %-6s %-5s %-5s %12s %12s %7s %6s" % (
+            "P", "thr", "tp", "sp", "L", "seq", "batch", "d", "measured/s", "predicted/s", "err%", "coll%"))
+    for i, (r, (s, m)) in enumerate(zip(rows, setups)):
+        mdl = fit_rows(setups[:i] + setups[i + 1:]) if loo else model
+        t = predict_setup(mdl, s)
+        p = tps_of(s, t)
+        e = (p - m["tps"]) / m["tps"]
+        errs.append(abs(e))
+        if i not in excl:
+            kept.append(abs(e))
+        if verbose:
+            print("%-4s %-3s %-3s %-2s %-3s %-6s %-5s %-5s %12.1f %12.1f %+7.1f %6.1f%s" % (
+                r["ranks"], r["threads"], r["tp"], r["sp"], r["layers"], r["seq"], r["batch_per_group"],
+                r["d_model"], m["tps"], p, 100 * e, 100 * t["coll"] / t["total"],
+                "  (outlier, not fitted)" if i in excl else ""))
+    mean = sum(errs) / len(errs)
+    kmean = sum(kept) / len(kept) if kept else mean
+    if verbose:
+        print("rows %d: mean |error| %.1f %%, max |error| %.1f %%%s" % (
+            len(errs), 100 * mean, 100 * max(errs), " (leave-one-out)" if loo else ""))
+        if excl:
+            print("rows fitted %d: mean |error| %.1f %%, max |error| %.1f %%" % (
+                len(kept), 100 * kmean, 100 * max(kept)))
+    return kmean, max(kept) if kept else max(errs)
+
+
+def cmd_fit(a):
+    print(describe(fit_csv(a.csv)))
+
+
+def cmd_check(a):
+    rows = read_csv(a.csv)
+    model = fit_csv(a.fit) if a.fit else fit_rows([row_setup(r) for r in rows])
+    if not a.loo:
+        print(describe(model))
+    check_rows(rows, model, loo=a.loo)
+
+
+def cmd_selftest(a):
+    rows = read_csv(a.csv)
+    setups = [row_setup(r) for r in rows]
+    ok = True
+    # (1) Synthetic: times made by the model from known parameters on this
+    # CSV's grid must give those parameters back.
+    truth = {"gemm": (2e-5, 1 / 20e9), "attention": (1e-5, 1 / 8e9), "other": (3e-5, 1 / 1e9)}
+    alpha, inv_beta = 3e-6, 1 / 5e9
+    syn = []
+    for s, m in setups:
+        f = features(s)
+        mm = dict(m)
+        for c in COMPONENTS:
+            mm[c] = truth[c][0] * f[c][0] + truth[c][1] * f[c][1]
+        mm["coll"] = alpha * f["coll"][0] + inv_beta * f["coll"][1]
+        syn.append((s, mm))
+    fm = fit_rows(syn)
+    for d, par in fm["compute"].items():
+        for c in COMPONENTS:
+            # Both parameters are identifiable only when the rows of this d vary
+            # the work per layer; otherwise only the predictions are checked.
+            ratios = {round(features(s)[c][1] / features(s)[c][0], 6) for s, _ in syn if s["d_model"] == d}
+            if len(ratios) < 2:
+                continue
+            for k in range(2):
+                want, got = truth[c][k], par[c][k]
+                if abs(got - want) > 1e-6 * want:
+                    print("selftest: synthetic %s parameter %d (d_model %d): got %g, want %g" % (c, k, d, got, want))
+                    ok = False
+    syn_err = 0.0
+    for s, mm in syn:
+        t = predict_setup(fm, s)
+        tot = sum(mm[c] for c in COMPONENTS) + mm["coll"]
+        syn_err = max(syn_err, abs(t["total"] - tot) / tot)
+    print("selftest (1) synthetic rows: max |error| %.2e %s" % (syn_err, "ok" if syn_err < 1e-6 else "FAIL"))
+    ok = ok and syn_err < 1e-6
+    # (2) The measured rows: fit and reproduce.
+    model = fit_rows(setups)
+    print(describe(model))
+    mean, mx = check_rows(rows, model)
+    good = mean <= a.tol
+    print("selftest (2) fitted rows: mean |error| %.1f %% (tolerance %.1f %%) %s" % (
+        100 * mean, 100 * a.tol, "ok" if good else "FAIL"))
+    sys.exit(0 if ok and good else 1)
+
+
+def load_config(path):
+    with open(path) as f:
+        c = json.load(f)
+    return {"d_model": c["hidden_size"], "n_heads": c["num_attention_heads"], "d_ff": c["intermediate_size"],
+            "layers": c["num_hidden_layers"], "name": os.path.basename(path)}
+
+
+def cluster(model, cfg, seq, batch, layers, nodes, cpn, rpn, tp, bw_gbps, lat_us, speed=1.0):
+    """Predict one cluster setup. TP groups inside a node use the fitted
+    (shared-memory) collective cost; a group spanning nodes uses the network's
+    alpha = latency and beta = bandwidth for every ring step (its slowest link)."""
+    threads = cpn / rpn
+    P = nodes * rpn
+    dp = P // tp
+    s = {"layers": layers, "d_model": cfg["d_model"], "d_ff": cfg["d_ff"], "tp": float(tp), "seq": seq,
+         "batch": batch, "dp": dp, "thr": threads}
+    if tp <= rpn:
+        t = predict_setup(model, s, speed=speed)
+        where = "intra-node"
+    else:
+        t = predict_setup(model, s, alpha=lat_us * 1e-6, inv_beta=8.0 / (bw_gbps * 1e9), speed=speed)
+        where = "network"
+    tps = tps_of(s, t)
+    # Ideal: every core at the single-rank, tp-1 rate with no collectives.
+    s1 = dict(s, tp=1.0, dp=1, thr=float(cpn * nodes))
+    t1 = predict_setup(model, s1, speed=speed)
+    ideal = tps_of(s1, t1)
+    return {"tps": tps, "t": t, "eff": tps / ideal if ideal > 0 else 0, "where": where, "dp": dp,
+            "threads": threads, "coll_share": t["coll"] / t["total"]}
+
+
+def cmd_predict(a):
+    model = fit_csv(a.fit)
+    cfg = load_config(a.config)
+    L = a.layers or cfg["layers"]
+    if a.ranks_per_node * a.nodes % a.tp:
+        sys.exit("perfmodel: tp %d does not divide %d ranks" % (a.tp, a.ranks_per_node * a.nodes))
+    r = cluster(model, cfg, a.seq, a.batch, L, a.nodes, a.cores_per_node, a.ranks_per_node, a.tp,
+                a.bw_gbps, a.lat_us, a.speed)
+    t = r["t"]
+    print("%s, %d layers, seq %d x batch %d per group; %d nodes x %d cores, %d ranks/node x %.3g threads, "
+          "TP %d (%s), DP %d" % (cfg["name"], L, a.seq, a.batch, a.nodes, a.cores_per_node, a.ranks_per_node,
+                                 r["threads"], a.tp, r["where"], r["dp"]))
+    print("per forward: gemm %.4f s, attention %.4f s, other %.4f s, collectives %.4f s (%.1f %%)" % (
+        t["gemm"], t["attention"], t["other"], t["coll"], 100 * r["coll_share"]))
+    print("predicted: %.1f tokens/s, parallel efficiency %.1f %%" % (r["tps"], 100 * r["eff"]))
+
+
+def cmd_tp_table(a):
+    model = fit_csv(a.fit)
+    nets = [(100.0, a.lat100), (25.0, a.lat25)]
+    cases = [("bert-base", 512, 8), ("bert-base", 8192, 1), ("bert-large", 512, 8), ("bert-large", 8192, 1)]
+    tps_list = [1, 2, 3, 4, 6, 8, 12, 16]
+    lines = []
+    md = a.markdown
+    hdr = ["model", "seq x batch", "network", "collective share at TP=2,4,8,16", "TP stops paying at",
+           "largest TP within %d %%" % round(100 * a.share), "efficiency there"]
+    if md:
+        lines.append("| " + " | ".join(hdr) + " |")
+        lines.append("|" + "---|" * len(hdr))
+    for name, seq, batch in cases:
+        cfg = load_config(os.path.join(a.configs, name + ".json"))
+        for bw, lat in nets:
+            shares, stop, best = {}, None, (1, None)
+            for T in tps_list:
+                if T > cfg["n_heads"]:
+                    break
+                # One TP rank per node (the group spans T nodes), all cores of a node per rank.
+                r = cluster(model, cfg, seq, batch, cfg["layers"], T, a.cores_per_node, 1, T, bw, lat, a.speed)
+                shares[T] = r["coll_share"]
+                if r["coll_share"] > a.share:
+                    if stop is None:
+                        stop = T
+                elif stop is None:
+                    best = (T, r)
+            sh = ", ".join("%.0f%%" % (100 * shares[T]) if T in shares else "-" for T in (2, 4, 8, 16))
+            stop_s = "TP=%d" % stop if stop else "beyond TP=%d (heads)" % max(shares)
+            eff = "%.0f %%" % (100 * best[1]["eff"]) if best[1] else "-"
+            row = [name, "%d x %d" % (seq, batch), "%g Gb/s, %g us" % (bw, lat), sh, stop_s, "TP=%d" % best[0], eff]
+            lines.append("| " + " | ".join(row) + " |" if md else "  ".join(row))
+    print("\n".join(lines))
+    if not md:
+        print("(one TP rank per node of %d cores, core speed x%g of the fit machine; share = collectives / "
+              "layer time)" % (a.cores_per_node, a.speed))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("fit"); p.add_argument("csv"); p.set_defaults(fn=cmd_fit)
+    p = sub.add_parser("check"); p.add_argument("csv"); p.add_argument("--fit"); p.add_argument("--loo",
+                                                                                              action="store_true")
+    p.set_defaults(fn=cmd_check)
+    p = sub.add_parser("selftest"); p.add_argument("csv"); p.add_argument("--tol", type=float, default=0.05)
+    p.set_defaults(fn=cmd_selftest)
+    p = sub.add_parser("predict")
+    p.add_argument("--fit", required=True); p.add_argument("--config", required=True)
+    p.add_argument("--seq", type=int, default=512); p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--layers", type=int, default=0); p.add_argument("--nodes", type=int, default=1)
+    p.add_argument("--cores-per-node", type=int, default=32); p.add_argument("--ranks-per-node", type=int, default=1)
+    p.add_argument("--tp", type=int, default=1); p.add_argument("--bw-gbps", type=float, default=100.0)
+    p.add_argument("--lat-us", type=float, default=2.0); p.add_argument("--speed", type=float, default=1.0)
+    p.set_defaults(fn=cmd_predict)
+    p = sub.add_parser("tp-table")
+    p.add_argument("--fit", required=True); p.add_argument("--share", type=float, default=0.2)
+    p.add_argument("--cores-per-node", type=int, default=32); p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--lat100", type=float, default=2.0, help="latency (us) of the 100 Gb/s network")
+    p.add_argument("--lat25", type=float, default=10.0, help="latency (us) of the 25 Gb/s network")
+    p.add_argument("--configs", default=os.path.join(HERE, "..", "configs")); p.add_argument("--markdown",
+                                                                                            action="store_true")
+    p.set_defaults(fn=cmd_tp_table)
+    a = ap.parse_args()
+    a.fn(a)
+
+
+if __name__ == "__main__":
+    main()

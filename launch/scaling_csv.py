@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""CSV helper of launch/scaling.sh (Python 3 standard library only).
+
+  scaling_csv.py config FILE            print "n_heads max_pos" of a config.json
+  scaling_csv.py row CSV KEY=VALUE...   read one `shardenc bench --json` line on
+                                        stdin, append one row to CSV (header
+                                        first when the file is new or empty)
+  scaling_csv.py finalize CSV [SWEEP]   fill speedup and efficiency (all rows,
+                                        or only those of sweep SWEEP)
+
+Efficiency (final pass, after the sweep):  rows are grouped by
+(sweep_id, mode, config, layers, seq, workload) where the workload is the
+global batch in strong scaling (fixed total work) and the batch per rank
+(batch_per_group / tp) in weak scaling (fixed work per rank). The reference
+of a group is its smallest run: fewest cores (ranks x threads), then fewest
+ranks, then tp 1, then sp off. Then
+
+    speedup    = tokens_per_s / tokens_per_s_ref
+    efficiency = speedup / (cores / cores_ref)
+
+which is the usual T1/(p*Tp) for strong scaling and, since the work grows
+with the cores in weak scaling, also the usual T_ref/T_p there.
+"""
+import csv
+import json
+import os
+import sys
+
+COLUMNS = [
+    "sweep_id", "timestamp", "host", "mode", "config", "arch", "d_model", "n_heads", "d_ff", "layers",
+    "seq", "batch_per_group", "global_batch", "ranks", "threads", "cores", "host_cores", "tp", "dp", "sp",
+    "iters", "tokens_per_forward", "tokens_per_s", "tokens_per_s_per_rank", "gflops", "sgemm_gflops",
+    "pct_of_sgemm", "seconds", "peak_rss_bytes_per_rank", "weight_bytes_per_rank", "t_gemm", "t_attention",
+    "t_other", "t_collectives", "collective_calls_per_layer", "collective_bytes_per_layer", "collective_bytes",
+    "speedup", "efficiency",
+]
+
+
+def cmd_config(path):
+    with open(path) as f:
+        c = json.load(f)
+    heads = c.get("num_attention_heads", c.get("n_heads", 0))
+    maxpos = c.get("max_position_embeddings", 0)
+    print(heads, maxpos)
+
+
+def cmd_row(path, kv):
+    line = sys.stdin.read().strip().splitlines()
+    js = None
+    for ln in reversed(line):  # the JSON line is the last one that parses
+        ln = ln.strip()
+        if ln.startswith("{"):
+            try:
+                js = json.loads(ln)
+                break
+            except ValueError:
+                pass
+    if js is None:
+        sys.exit("scaling_csv.py row: no JSON line from shardenc bench on stdin")
+    extra = dict(a.split("=", 1) for a in kv)
+    slow = js["slowest_rank"]["breakdown"]
+    n_tok = js["seq"] * js["batch"]
+    row = {
+        "sweep_id": extra.get("sweep_id", ""),
+        "timestamp": extra.get("timestamp", ""),
+        "host": extra.get("host", ""),
+        "mode": extra.get("mode", ""),
+        "config": js["model"],
+        "arch": js["arch"],
+        "d_model": js["d_model"],
+        "n_heads": js["n_heads"],
+        "d_ff": js["d_ff"],
+        "layers": js["layers"],
+        "seq": js["seq"],
+        "batch_per_group": js["batch"],
+        "global_batch": js["batch"] * js["dp"],
+        "ranks": js["world_size"],
+        "threads": js["threads"],
+        "cores": js["world_size"] * js["threads"],
+        "host_cores": extra.get("host_cores", ""),
+        "tp": js["tp"],
+        "dp": js["dp"],
+        "sp": 1 if js["sp"] else 0,
+        "iters": js["iters"],
+        "tokens_per_forward": n_tok * js["dp"],
+        "tokens_per_s": js["tokens_per_s"],
+        "tokens_per_s_per_rank": js["tokens_per_s_per_rank"],
+        "gflops": js["gflops"],
+        "sgemm_gflops": js["sgemm_gflops"],
+        "pct_of_sgemm": js["pct_of_sgemm"],
+        "seconds": js["seconds"],
+        "peak_rss_bytes_per_rank": int(js["peak_rss_bytes"]),
+        "weight_bytes_per_rank": int(js["weight_bytes_per_rank"]),
+        # The slowest rank's breakdown: it sets `seconds`, and its collective
+        # time holds the least waiting for other ranks (closest to the wire cost).
+        "t_gemm": slow["gemm"],
+        "t_attention": slow["attention"],
+        "t_other": slow["other"],
+        "t_collectives": slow["collectives"],
+        "collective_calls_per_layer": js["collective_calls_per_layer"],
+        "collective_bytes_per_layer": int(js["collective_bytes_per_layer"]),
+        "collective_bytes": int(js["collective_bytes"]),
+        "speedup": "",
+        "efficiency": "",
+    }
+    new = not os.path.exists(path) or os.path.getsize(path) == 0
+    if not new:
+        with open(path, newline="") as f:
+            head = next(csv.reader(f), [])
+        if head != COLUMNS:
+            sys.exit("scaling_csv.py: %s has other columns than this version writes; use a new file" % path)
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+    print("  -> %.1f tokens/s, %.1f GFLOP/s (%.1f %% of sgemm), collectives %.1f %% of time" % (
+        js["tokens_per_s"], js["gflops"], js["pct_of_sgemm"],
+        100.0 * slow["collectives"] / js["seconds"] if js["seconds"] > 0 else 0.0))
+
+
+def group_key(r):
+    weak = r["mode"] == "weak"
+    work = "%g" % (float(r["batch_per_group"]) / float(r["tp"])) if weak else r["global_batch"]
+    return (r["sweep_id"], r["mode"], r["config"], r["layers"], r["seq"], work)
+
+
+def cmd_finalize(path, sweep=None):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    groups = {}
+    for r in rows:
+        if sweep is None or r["sweep_id"] == sweep:
+            groups.setdefault(group_key(r), []).append(r)
+    for g in groups.values():
+        ref = min(g, key=lambda r: (int(r["cores"]), int(r["ranks"]), int(r["tp"]), int(r["sp"])))
+        tps0, c0 = float(ref["tokens_per_s"]), float(ref["cores"])
+        for r in g:
+            s = float(r["tokens_per_s"]) / tps0 if tps0 > 0 else 0.0
+            r["speedup"] = "%.4f" % s
+            r["efficiency"] = "%.4f" % (s / (float(r["cores"]) / c0))
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+
+
+def main(a):
+    if len(a) >= 2 and a[0] == "config":
+        cmd_config(a[1])
+    elif len(a) >= 2 and a[0] == "row":
+        cmd_row(a[1], a[2:])
+    elif len(a) in (2, 3) and a[0] == "finalize":
+        cmd_finalize(a[1], a[2] if len(a) == 3 else None)
+    elif len(a) == 1 and a[0] == "columns":
+        print(",".join(COLUMNS))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
