@@ -168,7 +168,7 @@ se_status se_npy_read(const char *path, char descr[8], int *ndim, int64_t shape[
                                   path, val);
                 goto out;
             }
-            snprintf(descr, 8, "%s", val);
+            memcpy(descr, val, 4); /* "<f4" or "<i8" and its NUL */
             have_descr = 1;
         } else if (!strcmp(key, "fortran_order")) {
             if (!eat(&p, end, "False")) have_order = 1;

@@ -169,7 +169,7 @@ static void test_read_variants_and_refusals(void **state)
     write_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 12, 7);
     expect_read(SE_EUNSUPPORTED, "version 7.0");
     FILE *f = fopen(g_path, "wb");
-    fwrite("PK\x03\x04 not npy", 1, 14, f);
+    fwrite("PK\x03\x04 not npy", 1, 12, f);
     fclose(f);
     expect_read(SE_EFORMAT, "bad magic");
     f = fopen(g_path, "wb");
