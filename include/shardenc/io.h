@@ -35,12 +35,13 @@ typedef struct {
 typedef struct se_st_file se_st_file;
 
 se_status se_st_open(const char *path, se_st_file **out, se_error *err);
-/* Same validation over a buffer already in memory (used by the fuzzer). */
+/* Same validation over a buffer already in memory (used by the fuzzer). The
+ * buffer is not copied: it must outlive the handle. */
 se_status se_st_open_buffer(const void *data, size_t len, const char *name, se_st_file **out, se_error *err);
 void se_st_close(se_st_file *f);
 const char *se_st_path(const se_st_file *f);
 size_t se_st_count(const se_st_file *f);
-const se_st_tensor *se_st_at(const se_st_file *f, size_t i);
+const se_st_tensor *se_st_at(const se_st_file *f, size_t i); /* in name (strcmp) order; NULL past the end */
 const se_st_tensor *se_st_find(const se_st_file *f, const char *name); /* NULL if absent */
 /* __metadata__ value for key, or NULL. */
 const char *se_st_metadata(const se_st_file *f, const char *key);
@@ -109,7 +110,9 @@ const char *se_act_name(se_act a);
  * NumPy format 1.0: magic, version, header dict padded with spaces to a
  * multiple of 64 bytes, ending in '\n'. */
 /* Writes the header for dtype descr ("<f4", "<i8") and shape into buf;
- * returns its length (a multiple of 64), or 0 if cap is too small. */
+ * returns its length (a multiple of 64), or 0 if cap is too small. The bytes
+ * are what numpy.save writes (checked against numpy 1.24, incl. its 21-digit
+ * growth padding after the dict). */
 size_t se_npy_header(char *buf, size_t cap, const char *descr, int ndim, const int64_t *shape);
 se_status se_npy_write(const char *path, const char *descr, int ndim, const int64_t *shape, const void *data,
                        size_t elem_size, se_error *err);
