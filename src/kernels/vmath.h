@@ -33,7 +33,7 @@ static inline float se_expf_fast(float x)
     int32_t ni = (int32_t)n;
     int32_t big = ni > 127;
     ni -= big;
-    int32_t bits = (ni + 127) << 23;
+    uint32_t bits = (uint32_t)(ni + 127) << 23;
     float s;
     memcpy(&s, &bits, sizeof s);
     y = y * s;
@@ -63,7 +63,7 @@ static inline float se_expf_neg(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float y = p * (r * r) + r + 1.0f;
-    int32_t bits;
+    uint32_t bits; /* unsigned: the shift drops the high bits by design */
     memcpy(&bits, &v, sizeof bits);
     bits <<= 23;
     float s;
