@@ -146,7 +146,7 @@ static void run(att_case *c, float scale)
 static const int LENS[] = {1, 7, 63, 64, 65, 129, 300, 1000};
 #define NLENS ((int)(sizeof LENS / sizeof *LENS))
 
-/* Default tiles, odd small tiles (many blocks, ragged tails) and tiles of 1. */
+/* Default tiles and odd small tiles (many blocks, ragged tails). */
 static void test_lengths_and_tiles(void **state)
 {
     (void)state;
@@ -154,7 +154,7 @@ static void test_lengths_and_tiles(void **state)
     make_case(&c, LENS, NLENS, 3, 64, 1.0f);
     const float scale = 0.125f;
     reference(&c, scale, 0);
-    static const int tiles[][2] = {{0, 0}, {16, 32}, {7, 13}, {64, 256}, {1, 1}};
+    static const int tiles[][2] = {{0, 0}, {16, 32}, {7, 13}, {64, 256}};
     int obq, obk;
     se_attention_get_tiles(&obq, &obk);
     for (size_t t = 0; t < sizeof tiles / sizeof *tiles; t++) {
@@ -178,8 +178,9 @@ static void test_lengths_and_tiles(void **state)
 static void test_sensitivity(void **state)
 {
     (void)state;
+    static const int lens[] = {65, 300};
     att_case c;
-    make_case(&c, LENS, NLENS, 3, 64, 1.0f);
+    make_case(&c, lens, 2, 2, 64, 1.0f);
     se_attention_set_tiles(16, 32);
     run(&c, 0.125f);
     reference(&c, 0.125f, 0);
@@ -251,6 +252,15 @@ static void test_mixed_and_degenerate(void **state)
     att_case c;
     make_case(&c, lens, 7, 2, 16, 2.0f);
     run(&c, 0.25f);
+    reference(&c, 0.25f, 0);
+    assert_true(rel_err(&c, c.out) <= 1e-6);
+    free_case(&c);
+
+    /* tiles of one query and one key: every step is a rescale */
+    make_case(&c, lens, 7, 2, 16, 2.0f);
+    se_attention_set_tiles(1, 1);
+    run(&c, 0.25f);
+    se_attention_set_tiles(256, 512);
     reference(&c, 0.25f, 0);
     assert_true(rel_err(&c, c.out) <= 1e-6);
     free_case(&c);
