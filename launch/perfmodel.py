@@ -81,9 +81,10 @@ def row_setup(r):
     g = lambda k: float(r[k])
     ranks, threads = int(r["ranks"]), int(r["threads"])
     hc = float(r["host_cores"]) if r.get("host_cores") else 0.0
+    nodes = max(1, int(r.get("nodes") or 1))
     s = {
         "layers": g("layers"), "d_model": g("d_model"), "d_ff": g("d_ff"), "tp": g("tp"), "seq": g("seq"),
-        "batch": g("batch_per_group"), "dp": g("dp"), "thr": thr_eff(threads, ranks, hc),
+        "batch": g("batch_per_group"), "dp": g("dp"), "thr": thr_eff(threads, ranks / nodes, hc),
     }
     m = {"gemm": g("t_gemm"), "attention": g("t_attention"), "other": g("t_other"),
          "coll": g("t_collectives"), "tps": g("tokens_per_s"), "seconds": g("seconds")}

@@ -22,6 +22,7 @@
 #                                         (default: cores of this host; 0 = no limit)
 #     --launcher auto|mpiexec|srun|none  SE_LAUNCHER  (auto: srun inside a Slurm
 #                                         job, else mpiexec; none: P must be 1)
+#     --repeat N             SE_REPEAT    run each point N times, keep the fastest [1]
 #     --timeout S            SE_RUN_TIMEOUT  seconds per run (0 = none)        [0]
 #     --dry-run                           print the commands only
 #   SHARDENC=path/to/shardenc (default: build/shardenc next to this folder)
@@ -66,6 +67,7 @@ HOST_CORES="$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)"
 MAX_CORES="${SE_MAX_CORES:-$HOST_CORES}"
 LAUNCHER="${SE_LAUNCHER:-auto}"
 RUN_TIMEOUT="${SE_RUN_TIMEOUT:-0}"
+REPEAT="${SE_REPEAT:-1}"
 DRY=0
 BIN="${SHARDENC:-$SRC/build/shardenc}"
 PY="${PYTHON:-python3}"
@@ -89,6 +91,7 @@ while [ $# -gt 0 ]; do
         --max-cores) need "$@"; MAX_CORES="$2"; shift ;;
         --launcher) need "$@"; LAUNCHER="$2"; shift ;;
         --timeout) need "$@"; RUN_TIMEOUT="$2"; shift ;;
+        --repeat) need "$@"; REPEAT="$2"; shift ;;
         --dry-run) DRY=1 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "scaling.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -109,10 +112,17 @@ command -v "$PY" >/dev/null || { echo "scaling.sh: $PY not found (any Python 3 w
 if [ "$LAUNCHER" = auto ]; then
     if [ -n "${SLURM_JOB_ID:-}" ] && command -v srun >/dev/null; then LAUNCHER=srun; else LAUNCHER=mpiexec; fi
 fi
+# Under srun the sweep may span nodes: host_cores is one node's, --max-cores
+# defaults to the whole allocation, and each run asks for the nodes it fills.
+if [ "$LAUNCHER" = srun ]; then
+    HOST_CORES="${SLURM_CPUS_ON_NODE:-$HOST_CORES}"
+    [ -z "${SE_MAX_CORES:-}" ] && [ "$MAX_CORES" = "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)" ] &&
+        MAX_CORES=$((HOST_CORES * ${SLURM_NNODES:-1}))
+fi
 read -r HEADS MAXPOS < <("$PY" "$HERE/scaling_csv.py" config "$CONFIG")
 
 isnum() { case "$1" in '' | *[!0-9]*) return 1 ;; *) [ "$1" -ge 1 ] ;; esac; }
-for v in $RANKS $THREADS $TPS $SEQS $BATCHES $ITERS; do
+for v in $RANKS $THREADS $TPS $SEQS $BATCHES $ITERS $REPEAT; do
     isnum "$v" || { echo "scaling.sh: '$v' is not a positive integer" >&2; exit 2; }
 done
 for v in $SPS; do case "$v" in on | off) ;; *) echo "scaling.sh: --sp takes on/off, not '$v'" >&2; exit 2 ;; esac; done
@@ -157,8 +167,13 @@ for P in $RANKS; do
                         else
                             export OMP_PROC_BIND=false
                         fi
+                        NODES=1
                         case "$LAUNCHER" in
-                            srun) cmd=(srun -n "$P" --cpus-per-task="$t" --cpu-bind=cores "$BIN" "${args[@]}") ;;
+                            srun)
+                                # Block distribution keeps a TP group's ranks on one node.
+                                NODES=$(((P * t + HOST_CORES - 1) / HOST_CORES))
+                                cmd=(srun -N "$NODES" -n "$P" --cpus-per-task="$t" --cpu-bind=cores
+                                    --distribution=block:block "$BIN" "${args[@]}") ;;
                             mpiexec) cmd=(se_mpiexec -n "$P" -x OMP_NUM_THREADS -x OMP_PLACES -x OMP_PROC_BIND
                                 "$BIN" "${args[@]}") ;;
                             none)
@@ -169,13 +184,18 @@ for P in $RANKS; do
                         [ "$RUN_TIMEOUT" != 0 ] && export SE_MPI_TIMEOUT="$RUN_TIMEOUT"
                         echo "run: $what (batch $BG per group; OMP_PROC_BIND=$OMP_PROC_BIND): ${cmd[*]}" >&2
                         [ "$DRY" = 1 ] && continue
-                        if ! outp="$("${cmd[@]}" 2> >(cat >&2))"; then
+                        outp="" ok=1
+                        for ((rep = 0; rep < REPEAT; rep++)); do
+                            if ! o="$("${cmd[@]}")"; then ok=0; break; fi
+                            outp+="$o"$'\n'
+                        done
+                        if [ "$ok" = 0 ]; then
                             echo "FAILED: $what" >&2
                             n_fail=$((n_fail + 1))
                             continue
                         fi
                         "$PY" "$HERE/scaling_csv.py" row "$OUT" sweep_id="$SWEEP" mode="$MODE" host="$HOST" \
-                            host_cores="$HOST_CORES" timestamp="$(date -u +%Y-%m-%dT%H:%M:%SZ)" <<<"$outp" >&2
+                            host_cores="$HOST_CORES" nodes="$NODES" timestamp="$(date -u +%Y-%m-%dT%H:%M:%SZ)" <<<"$outp" >&2
                         n_run=$((n_run + 1))
                     done
                 done

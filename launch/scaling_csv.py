@@ -28,8 +28,8 @@ import sys
 
 COLUMNS = [
     "sweep_id", "timestamp", "host", "mode", "config", "arch", "d_model", "n_heads", "d_ff", "layers",
-    "seq", "batch_per_group", "global_batch", "ranks", "threads", "cores", "host_cores", "tp", "dp", "sp",
-    "iters", "tokens_per_forward", "tokens_per_s", "tokens_per_s_per_rank", "gflops", "sgemm_gflops",
+    "seq", "batch_per_group", "global_batch", "ranks", "threads", "cores", "nodes", "host_cores", "tp", "dp", "sp",
+    "iters", "repeats", "tokens_per_forward", "tokens_per_s", "tokens_per_s_per_rank", "gflops", "sgemm_gflops",
     "pct_of_sgemm", "seconds", "peak_rss_bytes_per_rank", "weight_bytes_per_rank", "t_gemm", "t_attention",
     "t_other", "t_collectives", "collective_calls_per_layer", "collective_bytes_per_layer", "collective_bytes",
     "speedup", "efficiency",
@@ -45,18 +45,19 @@ def cmd_config(path):
 
 
 def cmd_row(path, kv):
-    line = sys.stdin.read().strip().splitlines()
-    js = None
-    for ln in reversed(line):  # the JSON line is the last one that parses
+    # One JSON line per repeat of the run (scaling.sh --repeat N): keep the
+    # fastest, the run least disturbed by other jobs on a shared machine.
+    runs = []
+    for ln in sys.stdin.read().splitlines():
         ln = ln.strip()
         if ln.startswith("{"):
             try:
-                js = json.loads(ln)
-                break
+                runs.append(json.loads(ln))
             except ValueError:
                 pass
-    if js is None:
+    if not runs:
         sys.exit("scaling_csv.py row: no JSON line from shardenc bench on stdin")
+    js = max(runs, key=lambda j: j["tokens_per_s"])
     extra = dict(a.split("=", 1) for a in kv)
     slow = js["slowest_rank"]["breakdown"]
     n_tok = js["seq"] * js["batch"]
@@ -77,11 +78,13 @@ def cmd_row(path, kv):
         "ranks": js["world_size"],
         "threads": js["threads"],
         "cores": js["world_size"] * js["threads"],
+        "nodes": extra.get("nodes", "1"),
         "host_cores": extra.get("host_cores", ""),
         "tp": js["tp"],
         "dp": js["dp"],
         "sp": 1 if js["sp"] else 0,
         "iters": js["iters"],
+        "repeats": len(runs),
         "tokens_per_forward": n_tok * js["dp"],
         "tokens_per_s": js["tokens_per_s"],
         "tokens_per_s_per_rank": js["tokens_per_s_per_rank"],
