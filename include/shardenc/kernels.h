@@ -35,7 +35,9 @@ void se_bias_act(float *x, const float *bias, int rows, int cols, int ld, int ac
 float se_gelu_erf_ref(float x);
 float se_gelu_tanh_ref(float x);
 
-/* Fast vectorisable expf/erff/tanhf used by the kernels (max rel error ~2 ulp). */
+/* Fast vectorisable expf/erff used by the kernels: exp max rel error 0.7 ulp
+ * (0 below -87.34, +inf above 88.72); erf max abs error 3.3e-7 (Eigen's
+ * rational approximation evaluated in float). */
 void se_vexp(float *y, const float *x, size_t n);
 void se_verf(float *y, const float *x, size_t n);
 
@@ -56,8 +58,9 @@ void se_attention(float *out, int ldo, const float *q, int ldq, const float *k, 
                   const int64_t *seq_start, int n_seq, int n_heads, int d_head, float scale, float *ws);
 /* ws must hold se_attention_ws_floats(T, d_head) floats with T >= the number
  * of threads at the call (se_num_threads()); 64-byte aligned (se_alloc) is
- * best. The call uses no other memory: ws is ~0.5 MiB... per thread whatever
- * the sequence length. Sequence lengths up to 2^31-1; n_tok is seq_start[n_seq]. */
+ * best. The call uses no other memory: ws is ~1 MiB per thread whatever the
+ * sequence length (no n×n buffer). n_tok is seq_start[n_seq]; sequences of
+ * length 0 are allowed. Work items go largest sequence first, dynamically. */
 /* Tile sizes (queries per work item, keys per block), for tuning and tests;
  * clamped to [1, 256] and [1, 1024]. Not thread-safe: set before calls. */
 void se_attention_set_tiles(int bq, int bk);
