@@ -41,6 +41,7 @@ struct se_tokenizer {
 
     se_tok_slot *slots;
     uint32_t mask;      /* capacity - 1 (power of two) */
+    unsigned shift;     /* 64 - log2(capacity): slot = mixed hash >> shift */
     uint32_t max_key[2]; /* longest key in bytes, per kind: bounds the greedy search */
 
     char cont_prefix[16];
@@ -56,48 +57,59 @@ struct se_tokenizer {
     int n_added;
     uint8_t added_first[256]; /* 1 if some added token starts with this byte */
 
+    uint8_t *bmp_flags; /* 65536 entries of SE_CF_* */
     uint8_t ascii_class[128];
     uint8_t ascii_lower[128];
     int32_t ascii_single_id[128]; /* id of the one-char word, for punctuation */
 };
 
-/* 64-bit hash of a short key; kind (0 word start, 1 continuation) is the seed. */
-static inline uint64_t se_tok_hash(const char *p, size_t n, unsigned kind)
+/* FNV-1a over the key bytes, seeded by the kind (0 word start, 1
+ * continuation). Byte-incremental, so WordPiece extends a candidate piece by
+ * one character at a time without rehashing it. */
+static inline uint64_t se_tok_hash_init(unsigned kind)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ull * (kind + 1) ^ (uint64_t)n * 0xC2B2AE3D27D4EB4Full;
-    while (n >= 8) {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        h = (h ^ v) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
-    }
-    if (n) {
-        uint64_t v = 0;
-        memcpy(&v, p, n);
-        h = (h ^ v) * 0xC4CEB9FE1A85EC53ull;
-    }
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDull;
-    h ^= h >> 33;
+    return 0xCBF29CE484222325ull ^ (kind ? 0x9E3779B97F4A7C15ull : 0);
+}
+static inline uint64_t se_tok_hash_add(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 0x100000001B3ull;
     return h;
 }
 
 #define SE_TOK_KIND_BIT 0x80000000u
+#define SE_TOK_PREFIX (-2) /* a proper prefix of some key, not a key itself */
 
-/* Id of key (kind, p[0..n)), or -1. */
-static inline int32_t se_tok_lookup(const se_tokenizer *t, unsigned kind, const char *p, size_t n)
+/* Key (kind, p[0..n)) with hash h: its id, SE_TOK_PREFIX, or -1 if it is
+ * neither a key nor the prefix of one. */
+static inline int32_t se_tok_find(const se_tokenizer *t, uint64_t h, unsigned kind, const char *p, size_t n)
 {
-    uint64_t h = se_tok_hash(p, n, kind);
-    uint32_t tag = (uint32_t)(h >> 32) | 1u;
+    uint64_t m = (h ^ (h >> 31)) * 0x9E3779B97F4A7C15ull;
+    uint32_t tag = (uint32_t)m | 1u;
     uint32_t want_len = (uint32_t)n | (kind ? SE_TOK_KIND_BIT : 0);
-    for (uint32_t i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
+    for (uint32_t i = (uint32_t)(m >> t->shift);; i = (i + 1) & t->mask) {
         const se_tok_slot *s = &t->slots[i];
         if (s->tag == 0) return -1;
         if (s->tag == tag && s->len == want_len && memcmp(t->strs + s->off, p, n) == 0) return s->id;
     }
 }
+
+/* Id of key (kind, p[0..n)), or -1. */
+static inline int32_t se_tok_lookup(const se_tokenizer *t, unsigned kind, const char *p, size_t n)
+{
+    int32_t id = se_tok_find(t, se_tok_hash_add(se_tok_hash_init(kind), p, n), kind, p, n);
+    return id >= 0 ? id : -1;
+}
+
+/* Per-code-point flags for the BMP, computed from utf8proc (+ tok_compat.h)
+ * at load time so the non-ASCII path does one table read per character. */
+enum {
+    SE_CF_OTHER = 1,  /* removed by clean_text */
+    SE_CF_WS = 2,     /* White_Space */
+    SE_CF_PUNCT = 4,  /* isolated by the pre-tokenizer */
+    SE_CF_MN = 8,     /* nonspacing mark */
+    SE_CF_CJK = 16,   /* spaces around it */
+    SE_CF_PLAIN = 32, /* unchanged by strip_accents and lowercase (as configured): append as is */
+};
 
 /* Unicode predicates as the Rust tokenizers define them (see tok_encode.c). */
 int se_tok_is_ws(int32_t c);

@@ -30,6 +30,7 @@ void se_tok_free(se_tokenizer *t)
     free(t->id_off);
     free(t->slots);
     free(t->added);
+    free(t->bmp_flags);
     free(t);
 }
 
@@ -65,26 +66,85 @@ static int64_t pool_add(se_tokenizer *t, const char *s, size_t n)
 
 static void table_put(se_tokenizer *t, unsigned kind, uint32_t off, uint32_t len, int32_t id)
 {
-    uint64_t h = se_tok_hash(t->strs + off, len, kind);
-    uint32_t tag = (uint32_t)(h >> 32) | 1u;
-    uint32_t i = (uint32_t)h & t->mask;
+    uint64_t h = se_tok_hash_add(se_tok_hash_init(kind), t->strs + off, len);
+    uint64_t m = (h ^ (h >> 31)) * 0x9E3779B97F4A7C15ull;
+    uint32_t i = (uint32_t)(m >> t->shift);
     while (t->slots[i].tag) i = (i + 1) & t->mask;
-    t->slots[i] = (se_tok_slot){tag, off, len | (kind ? SE_TOK_KIND_BIT : 0), id};
-    if (len > t->max_key[kind]) t->max_key[kind] = len;
+    t->slots[i] = (se_tok_slot){(uint32_t)m | 1u, off, len | (kind ? SE_TOK_KIND_BIT : 0), id};
+}
+
+static int table_alloc(se_tokenizer *t, size_t min_cap)
+{
+    unsigned bits = 4;
+    while (((size_t)1 << bits) < min_cap) bits++;
+    free(t->slots);
+    t->slots = calloc((size_t)1 << bits, sizeof *t->slots);
+    if (!t->slots) return -1;
+    t->mask = (uint32_t)(((size_t)1 << bits) - 1);
+    t->shift = 64 - bits;
+    return 0;
+}
+
+/* Every proper prefix (at character boundaries) of key (kind, off, len) that
+ * is not already present becomes a SE_TOK_PREFIX entry: WordPiece walks a
+ * candidate forward and stops as soon as it is no key's prefix. */
+static size_t put_prefixes(se_tokenizer *t, unsigned kind, uint32_t off, uint32_t len)
+{
+    size_t added = 0;
+    const char *s = t->strs + off;
+    for (uint32_t b = 1; b < len; b++) {
+        if (((uint8_t)s[b] & 0xC0) == 0x80) continue;
+        if (se_tok_find(t, se_tok_hash_add(se_tok_hash_init(kind), s, b), kind, s, b) != -1) continue;
+        table_put(t, kind, off, b, SE_TOK_PREFIX);
+        added++;
+    }
+    return added;
+}
+
+static size_t utf8_chars(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) c += ((uint8_t)s[i] & 0xC0) != 0x80;
+    return c;
 }
 
 /* Token list (offsets into the pool, parallel ids) -> hash table, id index,
- * special ids, ASCII tables. Duplicates were rejected by the callers. */
+ * special ids, ASCII and BMP tables. Duplicates are checked by the callers. */
 static se_status tok_finish(se_tokenizer *t, const uint32_t *offs, const uint32_t *lens, const int32_t *ids, int n,
                             const char *src, se_error *err)
 {
     if (n == 0) return se_error_set(err, SE_EFORMAT, "%s: empty vocabulary (no tokens)", src);
     t->n_tokens = n;
-    uint32_t cap = 16;
-    while (cap < (uint32_t)n * 4u) cap *= 2; /* two keys per token at most, load <= 1/2 */
-    t->slots = calloc(cap, sizeof *t->slots);
-    if (!t->slots) return se_error_set(err, SE_ENOMEM, "%s: cannot allocate the vocab table", src);
-    t->mask = cap - 1;
+    const size_t pl = t->cont_prefix_len;
+    /* Upper bound of entries: one per character of every key. */
+    size_t bound = 0;
+    for (int i = 0; i < n; i++) {
+        size_t c = utf8_chars(t->strs + offs[i], lens[i]);
+        int cont = pl && lens[i] > pl && memcmp(t->strs + offs[i], t->cont_prefix, pl) == 0;
+        bound += c + (cont ? c : 0);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        if (table_alloc(t, bound * 2 + 16)) return se_error_set(err, SE_ENOMEM, "%s: cannot allocate the vocab table", src);
+        for (int i = 0; i < n; i++) {
+            table_put(t, 0, offs[i], lens[i], ids[i]);
+            if (pl && lens[i] > pl && memcmp(t->strs + offs[i], t->cont_prefix, pl) == 0)
+                table_put(t, 1, offs[i] + (uint32_t)pl, lens[i] - (uint32_t)pl, ids[i]);
+        }
+        size_t used = (size_t)n;
+        for (int i = 0; i < n; i++) {
+            used += put_prefixes(t, 0, offs[i], lens[i]);
+            if (pl && lens[i] > pl && memcmp(t->strs + offs[i], t->cont_prefix, pl) == 0)
+                used += 1 + put_prefixes(t, 1, offs[i] + (uint32_t)pl, lens[i] - (uint32_t)pl);
+        }
+        if (used * 4 >= (size_t)t->mask + 1) break;
+        bound = used; /* the bound was loose (shared prefixes): rebuild smaller, at load <= 1/2 */
+    }
+    for (int i = 0; i < n; i++) {
+        uint32_t l = lens[i];
+        if (l > t->max_key[0]) t->max_key[0] = l;
+        if (pl && l > pl && memcmp(t->strs + offs[i], t->cont_prefix, pl) == 0 && l - pl > t->max_key[1])
+            t->max_key[1] = (uint32_t)(l - pl);
+    }
     int max_id = -1;
     for (int i = 0; i < n; i++)
         if (ids[i] > max_id) max_id = ids[i];
@@ -92,13 +152,8 @@ static se_status tok_finish(se_tokenizer *t, const uint32_t *offs, const uint32_
     t->id_off = malloc((size_t)t->n_ids * sizeof *t->id_off);
     if (!t->id_off) return se_error_set(err, SE_ENOMEM, "%s: cannot allocate the id index", src);
     for (int i = 0; i < t->n_ids; i++) t->id_off[i] = -1;
-    const size_t pl = t->cont_prefix_len;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         if (t->id_off[ids[i]] < 0) t->id_off[ids[i]] = offs[i];
-        table_put(t, 0, offs[i], lens[i], ids[i]);
-        if (pl && lens[i] > pl && memcmp(t->strs + offs[i], t->cont_prefix, pl) == 0)
-            table_put(t, 1, offs[i] + (uint32_t)pl, lens[i] - (uint32_t)pl, ids[i]);
-    }
     t->cls_id = se_tok_lookup(t, 0, "[CLS]", 5);
     t->sep_id = se_tok_lookup(t, 0, "[SEP]", 5);
     t->pad_id = se_tok_lookup(t, 0, "[PAD]", 5);
@@ -120,6 +175,29 @@ static se_status tok_finish(se_tokenizer *t, const uint32_t *offs, const uint32_
         char ch = (char)c;
         int32_t id = se_tok_lookup(t, 0, &ch, 1);
         t->ascii_single_id[c] = id >= 0 ? id : t->unk_id;
+    }
+    t->bmp_flags = malloc(65536);
+    if (!t->bmp_flags) return se_error_set(err, SE_ENOMEM, "%s: out of memory", src);
+    for (int32_t c = 0; c < 65536; c++) {
+        uint8_t f = 0;
+        if (c >= 0xD800 && c <= 0xDFFF) {
+            t->bmp_flags[c] = SE_CF_OTHER; /* never decoded: ill-formed UTF-8 */
+            continue;
+        }
+        if (se_tok_is_other(c)) f |= SE_CF_OTHER;
+        if (se_tok_is_ws(c)) f |= SE_CF_WS;
+        if (se_tok_is_punct(c)) f |= SE_CF_PUNCT;
+        if (se_tok_is_mn(c)) f |= SE_CF_MN;
+        if (se_tok_is_cjk(c)) f |= SE_CF_CJK;
+        int plain = !(f & (SE_CF_WS | SE_CF_PUNCT | SE_CF_MN)) && c != 0x130;
+        if (plain && t->opt.lowercase && utf8proc_tolower(c) != c) plain = 0;
+        if (plain && t->strip_accents) {
+            utf8proc_int32_t d[8];
+            int bc = 0;
+            if (utf8proc_decompose_char(c, d, 8, UTF8PROC_DECOMPOSE, &bc) != 1 || d[0] != c) plain = 0;
+        }
+        if (plain) f |= SE_CF_PLAIN;
+        t->bmp_flags[c] = f;
     }
     return SE_OK;
 }
