@@ -242,8 +242,8 @@ se_status se_tok_load_vocab(const char *path, const se_tok_options *opt, se_toke
     size_t n_lines = 0;
     for (size_t i = 0; i < len; i++) n_lines += buf[i] == '\n';
     n_lines += 1;
-    uint32_t *offs = malloc(n_lines * sizeof *offs), *lens = malloc(n_lines * sizeof *lens);
-    int32_t *ids = malloc(n_lines * sizeof *ids);
+    uint32_t *offs = calloc(n_lines, sizeof *offs), *lens = calloc(n_lines, sizeof *lens);
+    int32_t *ids = calloc(n_lines, sizeof *ids);
     if (!t || !offs || !lens || !ids) {
         st = se_error_set(err, SE_ENOMEM, "%s: out of memory", path);
         goto fail;

@@ -1,0 +1,244 @@
+/* shardenc tokenize: {"id","text"} JSONL in, {"id","input_ids"} JSONL out,
+ * with the Hugging Face WordPiece tokenizer of src/text. Streams line by line;
+ * a malformed line is reported (file:line) and skipped; the output appears
+ * under its name only when complete (written to a temporary name, renamed). */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "shardenc/text.h"
+
+static void tok_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: shardenc tokenize (--vocab FILE | --model DIR) --input corpus.jsonl --output ids.jsonl\n"
+            "                         [--no-special] [--quiet]\n"
+            "\n"
+            "  --vocab FILE    vocab.txt (BERT uncased defaults) or a tokenizer.json (WordPiece)\n"
+            "  --model DIR     a model folder: tokenizer.json, else vocab.txt (+ tokenizer_config.json)\n"
+            "  --input FILE    one {\"id\": ..., \"text\": ...} object per line ('-' for stdin)\n"
+            "  --output FILE   one {\"id\": ..., \"input_ids\": [...]} line per good input line, in order\n"
+            "  --no-special    no [CLS] ... [SEP] around the ids\n"
+            "  --quiet         no progress line (every 5 s on stderr); the summary is still printed\n"
+            "\n"
+            "Malformed lines are reported as FILE:LINE and skipped; invalid UTF-8 is replaced by\n"
+            "U+FFFD (then removed, as Hugging Face does) and counted. Exit status 1 only when no\n"
+            "line could be read (or on an I/O error), 2 on a usage error.\n");
+}
+
+/* Appends the decimal form of v (>= 0 or negative) to p; returns the end. */
+static char *put_int(char *p, int32_t v)
+{
+    char tmp[12];
+    int n = 0;
+    uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *p++ = '-';
+    while (n) *p++ = tmp[--n];
+    return p;
+}
+
+static int load_tokenizer(const char *vocab, const char *model, se_tokenizer **t, se_error *err)
+{
+    if (model) return se_tok_load_dir(model, t, err);
+    size_t l = strlen(vocab);
+    if (l >= 5 && strcmp(vocab + l - 5, ".json") == 0) return se_tok_load_json(vocab, t, err);
+    return se_tok_load_vocab(vocab, NULL, t, err);
+}
+
+int se_cmd_tokenize(int argc, char **argv)
+{
+    const char *vocab = NULL, *model = NULL, *in_path = NULL, *out_path = NULL;
+    int special = 1, quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = !strcmp(a, "--vocab")    ? &vocab
+                           : !strcmp(a, "--model")  ? &model
+                           : !strcmp(a, "--input")  ? &in_path
+                           : !strcmp(a, "--output") ? &out_path
+                                                    : NULL;
+        if (dst) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "shardenc tokenize: %s needs a value\n", a);
+                return SE_EXIT_USAGE;
+            }
+            *dst = argv[++i];
+        } else if (!strcmp(a, "--no-special")) {
+            special = 0;
+        } else if (!strcmp(a, "--quiet")) {
+            quiet = 1;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            tok_usage(stdout);
+            return SE_EXIT_OK;
+        } else {
+            fprintf(stderr, "shardenc tokenize: unknown option '%s'\n\n", a);
+            tok_usage(stderr);
+            return SE_EXIT_USAGE;
+        }
+    }
+    if (!vocab == !model || !in_path || !out_path) {
+        fprintf(stderr, "shardenc tokenize: need exactly one of --vocab/--model, and --input and --output\n\n");
+        tok_usage(stderr);
+        return SE_EXIT_USAGE;
+    }
+
+    se_error err;
+    se_tokenizer *tok = NULL;
+    se_status st = load_tokenizer(vocab, model, &tok, &err);
+    if (st) {
+        fprintf(stderr, "shardenc tokenize: %s\n", err.msg);
+        return se_cli_exit_code(st);
+    }
+    int from_stdin = !strcmp(in_path, "-");
+    FILE *in = from_stdin ? stdin : fopen(in_path, "rb");
+    if (!in) {
+        fprintf(stderr, "shardenc tokenize: %s: cannot open: %s\n", in_path, strerror(errno));
+        se_tok_free(tok);
+        return SE_EXIT_FAIL;
+    }
+    size_t tlen = strlen(out_path) + 32;
+    char *tmp_path = malloc(tlen);
+    snprintf(tmp_path, tlen, "%s.tmp.%ld", out_path, (long)getpid());
+    FILE *out = fopen(tmp_path, "wb");
+    if (!out) {
+        fprintf(stderr, "shardenc tokenize: %s: cannot create: %s\n", tmp_path, strerror(errno));
+        if (!from_stdin) fclose(in);
+        free(tmp_path);
+        se_tok_free(tok);
+        return SE_EXIT_FAIL;
+    }
+    static char obuf[1 << 20];
+    setvbuf(out, obuf, _IOFBF, sizeof obuf);
+
+    char *line = NULL, *fixed = NULL, *rec = NULL;
+    size_t line_cap = 0, fixed_cap = 0, rec_cap = 0;
+    ssize_t len;
+    size_t lineno = 0, n_docs = 0, n_bad = 0, n_ids = 0, n_inv_seq = 0, n_inv_docs = 0, bytes = 0;
+    se_ids ids = {0};
+    double t0 = se_time_now(), t_last = t0;
+    int io_error = 0;
+    while ((len = getline(&line, &line_cap, in)) > 0) {
+        lineno++;
+        size_t l = (size_t)len;
+        bytes += l;
+        while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r')) l--;
+        size_t k = 0;
+        while (k < l && (line[k] == ' ' || line[k] == '\t')) k++;
+        if (k == l) continue; /* blank line */
+        /* Invalid UTF-8 would make the whole line unreadable to jansson:
+         * replace it by U+FFFD first (as a lossy decoder would), count it. */
+        const char *src = line;
+        size_t n_inv = se_utf8_count_invalid(line, l);
+        if (n_inv) {
+            if (fixed_cap < 3 * l + 1) {
+                fixed_cap = 3 * l + 1;
+                free(fixed);
+                fixed = malloc(fixed_cap);
+            }
+            l = se_utf8_repair(line, l, fixed);
+            src = fixed;
+        }
+        json_error_t je;
+        json_t *j = json_loadb(src, l, JSON_ALLOW_NUL, &je);
+        json_t *id = j ? json_object_get(j, "id") : NULL, *text = j ? json_object_get(j, "text") : NULL;
+        if (!j || !id || !json_is_string(text)) {
+            if (!j)
+                fprintf(stderr, "%s:%zu:%d: invalid JSON: %s (line skipped)\n", in_path, lineno, je.column, je.text);
+            else
+                fprintf(stderr, "%s:%zu: expected an object with \"id\" and a string \"text\" (line skipped)\n",
+                        in_path, lineno);
+            n_bad++;
+            json_decref(j);
+            continue;
+        }
+        size_t inv2 = 0;
+        st = se_tok_encode(tok, json_string_value(text), json_string_length(text), special, &ids, &inv2, &err);
+        if (st) {
+            fprintf(stderr, "%s:%zu: %s (line skipped)\n", in_path, lineno, err.msg);
+            n_bad++;
+            json_decref(j);
+            continue;
+        }
+        if (n_inv) {
+            n_inv_seq += n_inv;
+            n_inv_docs++;
+        }
+        /* The id exactly as given: numbers stay numbers, strings strings. */
+        char *id_s = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+        size_t id_l = strlen(id_s);
+        size_t need = id_l + 32 + ids.n * 12;
+        if (rec_cap < need) {
+            rec_cap = need * 2;
+            free(rec);
+            rec = malloc(rec_cap);
+        }
+        char *p = rec;
+        memcpy(p, "{\"id\":", 6);
+        p += 6;
+        memcpy(p, id_s, id_l);
+        p += id_l;
+        memcpy(p, ",\"input_ids\":[", 14);
+        p += 14;
+        for (size_t i = 0; i < ids.n; i++) {
+            if (i) *p++ = ',';
+            p = put_int(p, ids.ids[i]);
+        }
+        memcpy(p, "]}\n", 3);
+        p += 3;
+        free(id_s);
+        json_decref(j);
+        if (fwrite(rec, 1, (size_t)(p - rec), out) != (size_t)(p - rec)) {
+            io_error = errno;
+            break;
+        }
+        n_docs++;
+        n_ids += ids.n;
+        if (!quiet && (n_docs & 255) == 0) {
+            double now = se_time_now();
+            if (now - t_last >= 5.0) {
+                fprintf(stderr, "tokenize: %zu documents, %.1f MB read, %.1f MB/s\n", n_docs, bytes / 1e6,
+                        bytes / 1e6 / (now - t0));
+                t_last = now;
+            }
+        }
+    }
+    if (!io_error && ferror(in)) io_error = errno ? errno : EIO;
+    int read_error = io_error && ferror(in);
+    if (!io_error && fclose(out) != 0) io_error = errno;
+    else if (io_error) fclose(out);
+    if (!from_stdin) fclose(in);
+    free(line);
+    free(fixed);
+    free(rec);
+    se_ids_free(&ids);
+    se_tok_free(tok);
+    double dt = se_time_now() - t0;
+    int rc = SE_EXIT_OK;
+    if (io_error) {
+        fprintf(stderr, "shardenc tokenize: %s: %s error: %s\n", read_error ? in_path : tmp_path,
+                read_error ? "read" : "write", strerror(io_error));
+        rc = SE_EXIT_FAIL;
+    } else if (n_docs == 0 && n_bad > 0) {
+        fprintf(stderr, "shardenc tokenize: %s: no line could be read (%zu malformed)\n", in_path, n_bad);
+        rc = SE_EXIT_FAIL;
+    } else if (rename(tmp_path, out_path) != 0) {
+        fprintf(stderr, "shardenc tokenize: cannot rename %s to %s: %s\n", tmp_path, out_path, strerror(errno));
+        rc = SE_EXIT_FAIL;
+    }
+    if (rc != SE_EXIT_OK) unlink(tmp_path);
+    fprintf(stderr,
+            "tokenize: %zu documents, %zu ids, %zu malformed lines skipped, %zu invalid UTF-8 sequences replaced "
+            "in %zu documents, %.1f MB in %.2f s (%.1f MB/s)%s\n",
+            n_docs, n_ids, n_bad, n_inv_seq, n_inv_docs, bytes / 1e6, dt, dt > 0 ? bytes / 1e6 / dt : 0.0,
+            rc == SE_EXIT_OK ? "" : "; no output written");
+    free(tmp_path);
+    return rc;
+}
