@@ -127,7 +127,9 @@ typedef struct {
     int32_t *input_ids;  /* "input_ids", or NULL */
     int32_t *type_ids;   /* "token_type_ids", or NULL (all zeros) */
     size_t n_ids;
+    size_t n_invalid_utf8; /* ill-formed UTF-8 sequences in the line, each replaced by U+FFFD */
 } se_doc;
+
 
 /* Parses one line (without its newline). On failure returns SE_EFORMAT with a
  * message naming `where` (e.g. "corpus.jsonl:17") and the problem: bad JSON,

@@ -297,9 +297,10 @@ static se_status index_corpus(job *J, se_error *err)
         }
         int64_t ntok = doc.text ? (int64_t)ids.n : (int64_t)doc.n_ids;
         docs[n] = (se_docrec){.offset = off, .line = lines, .n_tok = ntok, .len = (int32_t)len,
-                              .is_text = doc.text != NULL, .n_invalid = (int32_t)n_inv};
+                              .is_text = doc.text != NULL,
+                              .n_invalid = (int32_t)(n_inv + doc.n_invalid_utf8)};
         if (ntok == 0) empty++;
-        invalid += (int64_t)n_inv;
+        invalid += (int64_t)(n_inv + doc.n_invalid_utf8);
         /* one id a line: a newline inside an id would shift every row after it */
         for (char *c = doc.id; *c; c++)
             if (*c == '\n' || *c == '\r') *c = ' ';
@@ -645,7 +646,7 @@ static se_status encode(job *J, se_error *err)
             MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, win);
             for (int i = 0; i < 3; i++) MPI_Fetch_and_op(&z, &v[i], MPI_INT64_T, 0, i, MPI_NO_OP, win);
             MPI_Win_unlock(0, win);
-            print_progress(J, v[2], v[1] + done_tok0, t0, 0);
+            if (v[1] + done_tok0 < J->n_tokens_total) print_progress(J, v[2], v[1] + done_tok0, t0, 0);
         }
     }
     /* Everyone leaves the loop (done, failed, or told by the poisoned counter). */

@@ -120,7 +120,31 @@ static void test_refusals(void **state)
     expect_bad("{\"id\": \"a\", \"input_ids\": [1], \"token_type_ids\": [-1]}", "\"token_type_ids\"[0] = -1");
     expect_bad("{\"id\": \"a\", \"input_ids\": [1], \"token_type_ids\": {}}", "\"token_type_ids\" must be an array");
     expect_bad("{\"id\": \"a\", \"id\": \"b\", \"text\": \"x\"}", "duplicate");
-    expect_bad("{\"id\": \"a\", \"text\": \"\xff\"}", "not valid JSON");
+}
+
+/* Invalid UTF-8 is replaced by U+FFFD per maximal ill-formed subpart (as
+ * Python's and Rust's lossy decoders do) and counted; the document parses. */
+static void test_invalid_utf8(void **state)
+{
+    (void)state;
+    se_doc doc;
+    se_error err;
+    /* "a" C3 (truncated 2-byte) "b" FF FE (two bad bytes) E2 82 (truncated 3-byte) */
+    const char in[] = "{\"id\": 0, \"text\": \"a\xC3" "b\xFF\xFE\xE2\x82\"}";
+    assert_int_equal(se_doc_parse(in, sizeof in - 1, "c.jsonl:1", &doc, &err), SE_OK);
+    assert_int_equal(doc.n_invalid_utf8, 4);
+    assert_string_equal(doc.text, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    se_doc_free(&doc);
+    /* surrogates and overlongs are ill-formed; a valid 4-byte emoji is kept */
+    const char sur[] = "{\"id\": 0, \"text\": \"\xED\xA0\x80 \xC0\xAF \xF0\x9F\x98\x80\"}";
+    assert_int_equal(se_doc_parse(sur, sizeof sur - 1, "c.jsonl:2", &doc, &err), SE_OK);
+    assert_int_equal(doc.n_invalid_utf8, 5);
+    se_doc_free(&doc);
+    const char line[] = "{\"id\": 1, \"text\": \"caf\xC3 ok \xFF\"}";
+    assert_int_equal(se_doc_parse(line, sizeof line - 1, "c.jsonl:3", &doc, &err), SE_OK);
+    assert_int_equal(doc.n_invalid_utf8, 2);
+    assert_string_equal(doc.text, "caf\xEF\xBF\xBD ok \xEF\xBF\xBD");
+    se_doc_free(&doc);
 }
 
 int main(void)
@@ -129,6 +153,7 @@ int main(void)
         cmocka_unit_test(test_text_docs),
         cmocka_unit_test(test_token_docs),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_invalid_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The embed job end to end under real mpiexec: PyTorch references, identical
+# results across P = 1, 2, 4 and TP = 1, 2 and with each document alone,
+# windowing checked by hand, kill-and-resume byte-identical, bad input.
+set -u
+source "$SE_SRC/launch/mpi_env.sh"
+export OMP_NUM_THREADS=1
+bin="$SHARDENC"; fx="$SE_FIXTURES/models"; npy="python3 $SE_SRC/tests/mpi/npytool.py"
+w="$(mktemp -d)"; trap 'rm -rf "$w"' EXIT
+pass=0; fail=0
+ok()   { pass=$((pass + 1)); echo "ok: $*"; }
+bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { local what="$1"; shift; if "$@" >"$w/check.log" 2>&1; then ok "$what"; else bad "$what"; cat "$w/check.log"; fi; }
+embed() { SE_MPI_TIMEOUT=300 se_mpiexec -n "$1" "$bin" embed --quiet "${@:2}"; }
+
+# 1. PyTorch references through the whole job (pre-tokenised input).
+for pool in cls mean max; do
+    check "tiny_bert --pooling $pool vs PyTorch" embed 1 --model "$fx/tiny_bert" --input "$fx/tiny_bert/input.jsonl" --output "$w/r_$pool" --pooling $pool
+    check "  rows" $npy cmp "$w/r_$pool.npy" "$fx/tiny_bert/ref_$pool.npy" 1e-5
+done
+check "small_vanilla mean --normalize, 2 ranks tp 2" embed 2 --tp 2 --model "$fx/small_vanilla" --input "$fx/small_vanilla/input.jsonl" --output "$w/rv" --pooling mean --normalize
+check "  rows" $npy cmp "$w/rv.npy" "$fx/small_vanilla/ref_mean_norm.npy" 1e-5
+check "tiny_bert --pooling none on 2 ranks" embed 2 --model "$fx/tiny_bert" --input "$fx/tiny_bert/input.jsonl" --output "$w/rn" --pooling none
+check "  token states" $npy cmp "$w/rn.tokens.npy" "$fx/tiny_bert/ref_tokens.npy" 1e-5
+check "  offsets" $npy cmp "$w/rn.offsets.npy" "$fx/tiny_bert/ref_offsets.npy" 0
+check "  ids in input order" diff "$w/rn.ids.txt" <(for i in 0 1 2 3 4 5 6 7; do echo d$i; done)
+
+# 2. A mixed corpus (text + pre-tokenised + long documents + an empty one):
+#    identical results for every grid, and equal to each document alone.
+python3 - "$w/mixed.jsonl" "$fx/tiny_bert" <<'PY'
+import json, random, sys
+random.seed(5)
+out = open(sys.argv[1], "w")
+for line in open(sys.argv[2] + "/text.jsonl"):
+    out.write(line)
+for i in range(40):
+    n = random.choice([1, 3, 17, 40, 62, 64, 100, 150, 300])
+    out.write(json.dumps({"id": f"p{i}", "input_ids": [random.randrange(5, 1000) for _ in range(n)]}) + "\n")
+out.write(json.dumps({"id": "empty", "input_ids": []}) + "\n")
+out.write(json.dumps({"id": "empty_text", "text": ""}) + "\n")
+PY
+check "mixed corpus, 1 rank" embed 1 --model "$fx/tiny_bert" --input "$w/mixed.jsonl" --output "$w/m1" --pooling mean --batch-tokens 256
+for grid in "2 1" "2 2" "4 1" "4 2"; do
+    set -- $grid
+    check "mixed corpus, $1 ranks tp $2" embed "$1" --tp "$2" --model "$fx/tiny_bert" --input "$w/mixed.jsonl" --output "$w/m$1_$2" --pooling mean --batch-tokens 256
+    check "  same as 1 rank" $npy cmp "$w/m$1_$2.npy" "$w/m1.npy" 1e-5
+    check "  ids identical" cmp "$w/m$1_$2.ids.txt" "$w/m1.ids.txt"
+done
+check "sp on 2 ranks" embed 2 --tp 2 --sp --model "$fx/tiny_bert" --input "$w/mixed.jsonl" --output "$w/msp" --pooling mean --batch-tokens 256
+check "  same as 1 rank" $npy cmp "$w/msp.npy" "$w/m1.npy" 1e-5
+# each document alone (a one-line corpus, plain singleton run without mpiexec)
+n=$(wc -l < "$w/mixed.jsonl"); alone_ok=1
+for i in 1 3 9 20 30 44; do
+    sed -n "${i}p" "$w/mixed.jsonl" > "$w/one.jsonl"
+    "$bin" embed --quiet --model "$fx/tiny_bert" --input "$w/one.jsonl" --output "$w/one" --pooling mean >/dev/null 2>&1 || alone_ok=0
+    $npy slice "$w/m1.npy" $((i - 1)) "$i" "$w/row.npy"
+    $npy cmp "$w/one.npy" "$w/row.npy" 1e-5 >/dev/null || { alone_ok=0; echo "document $i differs alone"; }
+done
+[ $alone_ok = 1 ] && ok "documents alone equal their rows in the batch run" || bad "documents alone"
+check "empty pre-tokenised document is a zero row" $npy zero "$w/m1.npy" $((n - 2))
+check "meta.json records the empty document" grep -q '"empty_documents": 2' "$w/m1.meta.json"
+
+# 3. Windowing by hand: a 200-token document at max_position 64: windows of 64
+#    with stride 55 (1/8 overlap of 62), weights 64, 64, 64, 35.
+python3 - "$w" <<'PY'
+import json, random, sys
+random.seed(9); ids = [random.randrange(5, 1000) for _ in range(200)]
+open(sys.argv[1] + "/long.jsonl", "w").write(json.dumps({"id": "long", "input_ids": ids}) + "\n")
+with open(sys.argv[1] + "/wins.jsonl", "w") as f:
+    for k, s in enumerate([0, 55, 110, 165]):
+        f.write(json.dumps({"id": f"w{k}", "input_ids": ids[s:s + 64]}) + "\n")
+PY
+check "long document" embed 2 --model "$fx/tiny_bert" --input "$w/long.jsonl" --output "$w/long" --pooling cls
+check "its windows alone" embed 1 --model "$fx/tiny_bert" --input "$w/wins.jsonl" --output "$w/wins" --pooling cls
+check "  = token-count-weighted mean of the windows" $npy window "$w/long.npy" 0 "$w/wins.npy" 64 64 64 35
+check "  meta.json says 4 windows" grep -q '"windows": 4' "$w/long.meta.json"
+
+# 4. Kill and resume: SIGTERM of one rank, then SIGKILL of one rank; each
+#    resumed run is byte-identical to an uninterrupted one.
+python3 - "$w/big.jsonl" <<'PY'
+import json, random, sys
+random.seed(3)
+with open(sys.argv[1], "w") as f:
+    for i in range(500):
+        n = random.randint(8, 256)
+        f.write(json.dumps({"id": i, "input_ids": [random.randrange(5, 2000) for _ in range(n)]}) + "\n")
+PY
+check "uninterrupted run" embed 2 --model "$fx/small_bert" --input "$w/big.jsonl" --output "$w/full" --batch-tokens 512
+for sig in TERM KILL; do
+    out="$w/k$sig"
+    SE_MPI_TIMEOUT=300 se_mpiexec -n 2 "$bin" embed --quiet --model "$fx/small_bert" --input "$w/big.jsonl" --output "$out" --batch-tokens 512 >"$w/k.log" 2>&1 &
+    mp=$!
+    for _ in $(seq 1 600); do   # wait until some batches are journaled
+        [ -f "$out.journal" ] && [ "$(stat -c %s "$out.journal")" -gt 64 ] && break
+        sleep 0.05
+    done
+    victim=$(pgrep -f -- "--output $out " | tail -1)
+    [ -n "$victim" ] && kill -$sig "$victim"
+    wait $mp; rc=$?
+    sleep 1
+    if [ $rc -ne 0 ] && [ ! -e "$out.npy" ] && [ ! -e "$out.meta.json" ] && [ -z "$(pgrep -f -- "--output $out ")" ]; then
+        ok "SIG$sig of one rank: exit $rc, no final output, no rank left"
+    else
+        bad "SIG$sig of one rank: exit $rc"; cat "$w/k.log"; ls "$w"
+    fi
+    [ $sig = TERM ] && { grep -q -- "--resume" "$w/k.log" && ok "  message says --resume" || { bad "  no --resume hint"; cat "$w/k.log"; }; }
+    check "  resumed" embed 2 --model "$fx/small_bert" --input "$w/big.jsonl" --output "$out" --batch-tokens 512 --resume
+    check "  byte-identical" cmp "$out.npy" "$w/full.npy"
+    check "  ids identical" cmp "$out.ids.txt" "$w/full.ids.txt"
+    grep -q '"batches_resumed": 0,' "$out.meta.json" && bad "  nothing was resumed" || ok "  only unfinished batches recomputed"
+done
+check "resume with other options is refused" bash -c "! $bin embed --quiet --model $fx/small_bert --input $w/big.jsonl --output $w/kX --batch-tokens 512 --resume >/dev/null 2>&1 || true"
+
+# 5. Bad input: skipped and recorded, or fatal with --on-error fail.
+printf '%s\n' '{"id": "a", "input_ids": [2, 5, 3]}' 'not json' '{"id": "b"}' '{"id": "c", "input_ids": "x"}' \
+    '{"id": "d", "input_ids": [2, 5000, 3]}' '' '{"id": "e", "input_ids": [2, 6, 3]}' > "$w/badlines.jsonl"
+printf '{"id": "u", "text": "caf\xc3 ok \xff\xfe"}\n' >> "$w/badlines.jsonl"
+check "bad lines skipped" embed 2 --model "$fx/tiny_bert" --input "$w/badlines.jsonl" --output "$w/bl"
+check "  3 documents kept (a, e, and u with its invalid UTF-8 replaced)" bash -c "[ \$(wc -l < $w/bl.ids.txt) = 3 ]"
+check "  meta.json names line 2 (bad JSON)" grep -q '"line": 2' "$w/bl.meta.json"
+check "  meta.json names line 5 (id outside vocabulary)" grep -q '"line": 5, "reason": ".*outside the vocabulary' "$w/bl.meta.json"
+check "  invalid UTF-8 counted" grep -q '"invalid_utf8_replaced": [1-9]' "$w/bl.meta.json"
+embed 2 --model "$fx/tiny_bert" --input "$w/badlines.jsonl" --output "$w/blf" --on-error fail >"$w/e.log" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "badlines.jsonl:2:" "$w/e.log" && [ ! -e "$w/blf.npy" ] && ok "--on-error fail: exit $rc, names line 2" || { bad "--on-error fail"; cat "$w/e.log"; }
+embed 2 --model "$fx/tiny_bert" --input "$w/nope.jsonl" --output "$w/x" >"$w/e.log" 2>&1; rc=$?
+[ $rc -ne 0 ] && [ "$(grep -c "nope.jsonl: cannot open" "$w/e.log")" = 1 ] && ok "missing input: exit $rc, message once" || { bad "missing input"; cat "$w/e.log"; }
+embed 2 --tp 3 --model "$fx/tiny_bert" --input "$w/mixed.jsonl" --output "$w/x" >"$w/e.log" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q -- "--tp 3" "$w/e.log" && ok "--tp 3 on 2 ranks refused" || { bad "--tp 3"; cat "$w/e.log"; }
+embed 4 --tp 4 --model "$fx/tiny_bert" --input "$w/mixed.jsonl" --output "$w/x" >/dev/null 2>&1 && ok "--tp 4 = heads accepted" || bad "--tp 4"
+embed 1 --model "$fx/tiny_bert" --input "$w/mixed.jsonl" --output "$w/x" --pooling avg >"$w/e.log" 2>&1; rc=$?
+[ $rc = 2 ] && grep -q "'avg' is not one of" "$w/e.log" && ok "bad --pooling: usage exit 2" || { bad "bad --pooling ($rc)"; cat "$w/e.log"; }
+
+# 6. One rank fails to open its model file: the whole job stops, the message
+#    is printed once, no rank is left running.
+mkdir -p "$w/broken" && cp "$fx/tiny_bert/config.json" "$fx/tiny_bert/vocab.txt" "$w/broken/"
+head -c 1000 "$fx/tiny_bert/model.safetensors" > "$w/broken/model.safetensors"
+start=$(date +%s)
+SE_MPI_TIMEOUT=60 se_mpiexec -n 1 "$bin" embed --model "$fx/tiny_bert" --input "$w/mixed.jsonl" --output "$w/f" --tp 2 : \
+    -n 1 "$bin" embed --model "$w/broken" --input "$w/mixed.jsonl" --output "$w/f" --tp 2 >"$w/e.log" 2>&1; rc=$?
+el=$(( $(date +%s) - start ))
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $el -lt 30 ] && grep -q "broken/model.safetensors" "$w/e.log" && [ -z "$(pgrep -f -- "--output $w/f ")" ]; then
+    ok "one rank's truncated safetensors: exit $rc in ${el}s, named, no rank left"
+else
+    bad "rank failure (rc $rc, ${el}s)"; cat "$w/e.log"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
