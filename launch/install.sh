@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what shardenc needs from Debian 12 packages, only what is missing.
+# Runs as root, or through sudo when it is available.
+set -euo pipefail
+
+PKGS=(
+    build-essential cmake pkg-config     # C11 compiler, build system
+    openmpi-bin libopenmpi-dev           # MPI (mpiexec, mpicc, headers)
+    libopenblas0-openmp libopenblas-openmp-dev  # OpenBLAS, its OpenMP build (DESIGN.md: one thread pool)
+    libcmocka-dev                        # unit tests
+    libjansson-dev                       # JSON: config.json, JSONL, tokenizer.json
+    libutf8proc-dev                      # Unicode normalisation and categories for the tokenizer
+    clang libclang-rt-14-dev             # libFuzzer targets (the test command runs them)
+    gnuplot-nox                          # launch/plot_scaling
+    python3                              # launch/perfmodel.py, launch/scaling_csv.py (standard library only)
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install.sh: all ${#PKGS[@]} packages present"
+    exit 0
+fi
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "install.sh: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    SUDO="sudo"
+fi
+echo "install.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
