@@ -71,6 +71,32 @@ static inline float se_expf_neg(float x)
     return y * s;
 }
 
+/* 2^x for x <= 0 (attention works in log2 units: the sgemm's alpha carries
+ * scale·log2(e), so exp(s - m) becomes 2^(s' - m') and the range reduction is
+ * just r = x - round(x), exact, no ln2 split). 2^r on [-1/2, 1/2] by the
+ * Cephes exp2f degree-6 minimax polynomial: max rel error 0.66 ulp (tested
+ * over [-126, 0]). Below -126 it returns 2^-126 ~ 1.2e-38 instead of 0. */
+static inline float se_exp2f_neg(float x)
+{
+    float xc = x < -126.0f ? -126.0f : x;
+    float v = xc + 12583039.0f; /* 1.5·2^23 + 127: rounds, and holds n + 127 */
+    float n = v - 12583039.0f;
+    float r = xc - n;
+    float p = 1.535336188319500e-4f;
+    p = p * r + 1.339887440266574e-3f;
+    p = p * r + 9.618437357674640e-3f;
+    p = p * r + 5.550332471162809e-2f;
+    p = p * r + 2.402264791363012e-1f;
+    p = p * r + 6.931472028550421e-1f;
+    float y = p * r + 1.0f;
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits <<= 23;
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    return y * s;
+}
+
 /* erf(x) as x·P(x²)/Q(x²) on [-4, 4] (P degree 6, Q degree 4 in x²), the
  * rational approximation used by Eigen and XLA for float; erf(±4) rounds to
  * ±1 in float, so clamping outside is exact. The approximation itself is

@@ -11,7 +11,8 @@
  *   - one whole encoder layer built from these kernels (QKV, attention, Wo,
  *     LN, FFN1+GELU, FFN2, LN) at 4096 tokens, FLOPs 24·d² + 4·n·d per token,
  *     as a fraction of the reference sgemm rate.
- * Every figure is the best of `reps` runs. */
+ * Every figure is a ratio to an sgemm timed just before it in the same rep
+ * (best and median over reps), so other load on the machine mostly cancels. */
 #include "shardenc/core.h"
 #include "shardenc/kernels.h"
 
@@ -20,6 +21,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* With one thread the figures use this thread's CPU time, which does not
+ * count the time the scheduler gives to other processes on a shared machine;
+ * with more threads, wall time. */
+static int use_cpu_clock;
+static double now(void)
+{
+    if (use_cpu_clock) {
+        struct timespec ts;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return ts.tv_sec + 1e-9 * ts.tv_nsec;
+    }
+    return se_time_now();
+}
 
 static float *randbuf(size_t n, unsigned *seed, float amp)
 {
@@ -68,6 +84,7 @@ int main(int argc, char **argv)
     if (reps < 1) reps = 1;
     int sweep = argc > 2 && strcmp(argv[2], "--tiles") == 0;
     unsigned seed = 12345;
+    use_cpu_clock = se_num_threads() == 1;
     printf("threads %d, blas parallel mode %d (2 = OpenMP), %s\n", se_num_threads(), se_blas_parallel_mode(),
            se_blas_config());
 
@@ -96,81 +113,106 @@ int main(int argc, char **argv)
     int64_t ss8[9], ss1[2] = {0, NTOK};
     for (int i = 0; i <= 8; i++) ss8[i] = (int64_t)i * 512;
 
-    double best_ref = 1e30, best_ffn1 = 1e30, best_ffn2 = 1e30, best_a512 = 1e30, best_a4096 = 1e30;
-    double best_ln = 1e30, best_gelu = 1e30, best_pre = 1e30, best_after = 1e30, best_nobias = 1e30;
-    double best_l512 = 1e30, best_l4096 = 1e30;
     const float sc = 1.0f / sqrtf((float)DH);
+    const double f_ref = 2.0 * NTOK * D * D, f_ffn = 2.0 * NTOK * D * DFF;
+    const double f_a512 = 4.0 * 512.0 * 512.0 * D * 8, f_a4096 = 4.0 * 4096.0 * 4096.0 * D;
+    const double f_l512 = (double)NTOK * (24.0 * D * D + 4.0 * 512 * D);
+    const double f_l4096 = (double)NTOK * (24.0 * D * D + 4.0 * 4096 * D);
+    /* Each figure is a ratio to a reference timed right before it, in the same
+     * rep, so a busy machine slows both; per rep ratios, best and median. */
+    enum { R_REF, R_FFN1, R_FFN2, R_A512, R_A4096, R_PRE, R_AFTER, R_LN, R_GELU, R_L512, R_L4096, NR };
+    static const char *names[NR] = {"sgemm [4096x768]x[768x768]^T (reference)", "sgemm FFN1 [4096x768]x[3072x768]^T",
+                                    "sgemm FFN2 [4096x3072]x[768x3072]^T", "attention 8 x 512, 12 heads x 64",
+                                    "attention 1 x 4096, 12 heads x 64", "linear+bias, prefill (time / no-bias linear)",
+                                    "linear+bias, add after (time / no-bias linear)",
+                                    "layernorm+res [4096x768] (time / Wo GEMM)",
+                                    "bias+GELU [4096x3072] (time / FFN1 GEMM)", "encoder layer seq 512 x 8",
+                                    "encoder layer seq 4096 x 1"};
+    double *ratio = calloc((size_t)NR * reps, sizeof(double));
+    double best_ref_rate = 0;
     for (int r = 0; r < reps; r++) {
-        double t;
-#define TIME(best, stmt)                                                                                              \
+        double t, tr, tk;
+#define TIME(out, stmt)                                                                                               \
     do {                                                                                                              \
-        t = se_time_now();                                                                                            \
+        t = now();                                                                                            \
         stmt;                                                                                                         \
-        t = se_time_now() - t;                                                                                        \
-        if (t < best) best = t;                                                                                       \
+        out = now() - t;                                                                                      \
     } while (0)
-        TIME(best_ref, se_sgemm(1, NTOK, D, D, 1.0f, b.x, D, b.wo, D, 0.0f, b.y, D));
-        TIME(best_nobias, se_linear(b.y, D, b.att, D, b.wo, D, NULL, NTOK, D, D, 0.0f));
-        TIME(best_pre, se_linear(b.y, D, b.att, D, b.wo, D, b.bo, NTOK, D, D, 0.0f));
-        TIME(best_after, {
+#define REF() TIME(tr, se_sgemm(1, NTOK, D, D, 1.0f, b.x, D, b.wo, D, 0.0f, b.y, D))
+#define RATE(idx, flops, stmt)                                                                                        \
+    do {                                                                                                              \
+        REF();                                                                                                        \
+        TIME(tk, stmt);                                                                                               \
+        ratio[(idx) * reps + r] = ((flops) / tk) / (f_ref / tr);                                                      \
+    } while (0)
+        REF();
+        ratio[R_REF * reps + r] = f_ref / tr * 1e-9; /* GFLOP/s, not a ratio */
+        if (ratio[R_REF * reps + r] > best_ref_rate) best_ref_rate = ratio[R_REF * reps + r];
+        RATE(R_FFN1, f_ffn, se_linear(b.h, DFF, b.x, D, b.w1, D, NULL, NTOK, DFF, D, 0.0f));
+        RATE(R_FFN2, f_ffn, se_linear(b.y, D, b.h, DFF, b.w2, DFF, NULL, NTOK, D, DFF, 0.0f));
+        RATE(R_A512, f_a512,
+             se_attention(b.att, D, b.qkv, 3 * D, b.qkv + D, 3 * D, b.qkv + 2 * D, 3 * D, ss8, 8, H, DH, sc, b.ws));
+        RATE(R_A4096, f_a4096,
+             se_attention(b.att, D, b.qkv, 3 * D, b.qkv + D, 3 * D, b.qkv + 2 * D, 3 * D, ss1, 1, H, DH, sc, b.ws));
+        TIME(tr, se_linear(b.y, D, b.att, D, b.wo, D, NULL, NTOK, D, D, 0.0f));
+        TIME(tk, se_linear(b.y, D, b.att, D, b.wo, D, b.bo, NTOK, D, D, 0.0f));
+        ratio[R_PRE * reps + r] = tk / tr;
+        TIME(tr, se_linear(b.y, D, b.att, D, b.wo, D, NULL, NTOK, D, D, 0.0f));
+        TIME(tk, {
             se_linear(b.y, D, b.att, D, b.wo, D, NULL, NTOK, D, D, 0.0f);
             se_bias_act(b.y, b.bo, NTOK, D, D, -1);
         });
-        TIME(best_ln, se_layernorm(b.att, b.x, b.y, b.g1, b.be1, NTOK, D, 1e-12f));
-        TIME(best_ffn1, se_linear(b.h, DFF, b.x, D, b.w1, D, NULL, NTOK, DFF, D, 0.0f));
+        ratio[R_AFTER * reps + r] = tk / tr;
+        TIME(tr, se_linear(b.y, D, b.att, D, b.wo, D, NULL, NTOK, D, D, 0.0f));
+        TIME(tk, se_layernorm(b.att, b.x, b.y, b.g1, b.be1, NTOK, D, 1e-12f));
+        ratio[R_LN * reps + r] = tk / tr;
+        TIME(tr, se_linear(b.h, DFF, b.x, D, b.w1, D, NULL, NTOK, DFF, D, 0.0f));
         memcpy(b.h, hsave, (size_t)NTOK * DFF * sizeof(float)); /* realistic GELU inputs */
-        TIME(best_gelu, se_bias_act(b.h, b.b1, NTOK, DFF, DFF, 0));
-        TIME(best_ffn2, se_linear(b.y, D, b.h, DFF, b.w2, DFF, NULL, NTOK, D, DFF, 0.0f));
-        TIME(best_a512, se_attention(b.att, D, b.qkv, 3 * D, b.qkv + D, 3 * D, b.qkv + 2 * D, 3 * D, ss8, 8, H, DH,
-                                     sc, b.ws));
-        TIME(best_a4096, se_attention(b.att, D, b.qkv, 3 * D, b.qkv + D, 3 * D, b.qkv + 2 * D, 3 * D, ss1, 1, H,
-                                      DH, sc, b.ws));
-        /* keep the layer's activations bounded: restart from fresh x */
-        TIME(best_l512, layer(&b, ss8, 8));
-        TIME(best_l4096, layer(&b, ss1, 1));
+        TIME(tk, se_bias_act(b.h, b.b1, NTOK, DFF, DFF, 0));
+        ratio[R_GELU * reps + r] = tk / tr;
+        RATE(R_L512, f_l512, layer(&b, ss8, 8));
+        RATE(R_L4096, f_l4096, layer(&b, ss1, 1));
     }
-    const double g_ref = 2.0 * NTOK * D * D / best_ref * 1e-9;
-    const double g_ffn1 = 2.0 * NTOK * D * DFF / best_ffn1 * 1e-9;
-    const double g_ffn2 = 2.0 * NTOK * D * DFF / best_ffn2 * 1e-9;
-    const double g_a512 = 4.0 * 512.0 * 512.0 * D * 8 / best_a512 * 1e-9;
-    const double g_a4096 = 4.0 * 4096.0 * 4096.0 * D / best_a4096 * 1e-9;
-    printf("sgemm [4096x768]x[768x768]^T   %8.2f GFLOP/s  (reference)\n", g_ref);
-    printf("sgemm FFN1 [4096x768]x[3072x768]^T %6.2f GFLOP/s  (%.3f of ref)\n", g_ffn1, g_ffn1 / g_ref);
-    printf("sgemm FFN2 [4096x3072]x[768x3072]^T %5.2f GFLOP/s  (%.3f of ref)\n", g_ffn2, g_ffn2 / g_ref);
-    printf("attention 8 x 512, 12x64        %8.2f GFLOP/s  (%.3f of ref)\n", g_a512, g_a512 / g_ref);
-    printf("attention 1 x 4096, 12x64       %8.2f GFLOP/s  (%.3f of ref)\n", g_a4096, g_a4096 / g_ref);
-    printf("linear 4096x768x768: no bias %.2f ms, bias prefill %.2f ms (+%.1f%%), bias after %.2f ms (+%.1f%%)\n",
-           best_nobias * 1e3, best_pre * 1e3, 100 * (best_pre / best_nobias - 1), best_after * 1e3,
-           100 * (best_after / best_nobias - 1));
-    printf("layernorm+res [4096x768] %.2f ms = %.1f%% of the Wo GEMM it follows\n", best_ln * 1e3,
-           100 * best_ln / best_nobias);
-    printf("bias+GELU [4096x3072]    %.2f ms = %.1f%% of the FFN1 GEMM it follows\n", best_gelu * 1e3,
-           100 * best_gelu / best_ffn1);
-    const double fl512 = (double)NTOK * (24.0 * D * D + 4.0 * 512 * D);
-    const double fl4096 = (double)NTOK * (24.0 * D * D + 4.0 * 4096 * D);
-    printf("layer seq 512 x 8:  %.1f ms, %.2f GFLOP/s = %.3f of sgemm ref\n", best_l512 * 1e3,
-           fl512 / best_l512 * 1e-9, fl512 / best_l512 * 1e-9 / g_ref);
-    printf("layer seq 4096 x 1: %.1f ms, %.2f GFLOP/s = %.3f of sgemm ref\n", best_l4096 * 1e3,
-           fl4096 / best_l4096 * 1e-9, fl4096 / best_l4096 * 1e-9 / g_ref);
+    printf("clock: %s\n", use_cpu_clock ? "thread CPU time" : "wall");
+    printf("%d reps; each line: best and median over reps of the ratio to a reference timed just before it\n", reps);
+    printf("%-48s best %7.2f GFLOP/s\n", names[R_REF], best_ref_rate);
+    for (int i = 1; i < NR; i++) {
+        double *v = ratio + (size_t)i * reps;
+        /* sort for the median; "best" is max for rates, min for time ratios */
+        for (int x = 1; x < reps; x++)
+            for (int y = x; y > 0 && v[y - 1] > v[y]; y--) {
+                double tmp = v[y];
+                v[y] = v[y - 1];
+                v[y - 1] = tmp;
+            }
+        const int is_time = i == R_PRE || i == R_AFTER || i == R_LN || i == R_GELU;
+        printf("%-48s best %.3f  median %.3f %s\n", names[i], is_time ? v[0] : v[reps - 1], v[reps / 2],
+               is_time ? "(time ratio)" : "(of sgemm rate)");
+    }
+    free(ratio);
 
     if (sweep) {
-        static const int bqs[] = {32, 64, 128, 192, 256}, bks[] = {128, 256, 512, 1024};
+        static const int bqs[] = {64, 128, 192, 256}, bks[] = {128, 256, 512, 1024};
         int obq, obk;
         se_attention_get_tiles(&obq, &obk);
         for (size_t i = 0; i < sizeof bqs / sizeof *bqs; i++)
             for (size_t j = 0; j < sizeof bks / sizeof *bks; j++) {
                 se_attention_set_tiles(bqs[i], bks[j]);
-                double b5 = 1e30, b4 = 1e30, rf = 1e30, t;
+                double b5 = 0, b4 = 0, t, tr, tk, rr;
                 for (int r = 0; r < reps; r++) {
-                    TIME(rf, se_sgemm(1, NTOK, D, D, 1.0f, b.x, D, b.wo, D, 0.0f, b.y, D));
-                    TIME(b5, se_attention(b.att, D, b.qkv, 3 * D, b.qkv + D, 3 * D, b.qkv + 2 * D, 3 * D, ss8, 8, H,
+                    REF();
+                    TIME(tk, se_attention(b.att, D, b.qkv, 3 * D, b.qkv + D, 3 * D, b.qkv + 2 * D, 3 * D, ss8, 8, H,
                                           DH, sc, b.ws));
-                    TIME(b4, se_attention(b.att, D, b.qkv, 3 * D, b.qkv + D, 3 * D, b.qkv + 2 * D, 3 * D, ss1, 1, H,
+                    rr = (f_a512 / tk) / (f_ref / tr);
+                    b5 = rr > b5 ? rr : b5;
+                    REF();
+                    TIME(tk, se_attention(b.att, D, b.qkv, 3 * D, b.qkv + D, 3 * D, b.qkv + 2 * D, 3 * D, ss1, 1, H,
                                           DH, sc, b.ws));
+                    rr = (f_a4096 / tk) / (f_ref / tr);
+                    b4 = rr > b4 ? rr : b4;
                 }
-                const double gr = 2.0 * NTOK * D * D / rf * 1e-9;
-                printf("tiles bq %3d bk %4d: attn 8x512 %.3f, 1x4096 %.3f of sgemm (%.1f GFLOP/s)\n", bqs[i], bks[j],
-                       4.0 * 512.0 * 512.0 * D * 8 / b5 * 1e-9 / gr, 4.0 * 4096.0 * 4096.0 * D / b4 * 1e-9 / gr, gr);
+                printf("tiles bq %3d bk %4d: attention 8x512 %.3f, 1x4096 %.3f of sgemm (best)\n", bqs[i], bks[j], b5,
+                       b4);
             }
         se_attention_set_tiles(obq, obk);
     }
