@@ -53,7 +53,12 @@ se_status se_dist_agree(MPI_Comm comm, se_status local, se_error *err);
  *   nested agreement the rank named in the message keeps its code.)
  * - a failing rank that is not the lowest gets SE_EREMOTE and the lowest
  *   rank's message; its own message is logged at debug level.
- * - if the agreement itself fails (MPI error), returns SE_EMPI. */
+ * - if the agreement itself fails (MPI error), returns SE_EMPI, or the local
+ *   code and message when this rank had failed.
+ * Convention: every fallible phase ends with se_dist_agree before any further
+ * collective, so all ranks reach it. A rank that instead returns early while
+ * the others wait in a collective hangs the job: under Open MPI 4.1 its
+ * MPI_Finalize waits for them forever (measured). Use se_dist_fatal there. */
 
 /* Safety net where agreement is impossible (a rank is known to have crashed,
  * or ranks are stuck in different collectives): logs err->msg once on the
