@@ -600,6 +600,9 @@ static se_status encode(job *J, se_error *err)
             n_last += w->last;
         }
         starts[B->count] = t;
+        /* a rank that could not read its input must not leave the others
+         * waiting inside the forward's collectives */
+        ls = se_dist_agree(g->tp, ls, err);
         /* 3. encode (collective in the TP group), pool, write in place */
         const float *h = NULL;
         if (!ls) ls = se_model_forward(J->model, ws, ids, types, starts, B->count, g->tp, o->sp, &h, NULL, err);
@@ -917,11 +920,9 @@ static se_status setup(job *J, se_error *err)
     return SE_OK;
 }
 
-static se_status check_memory(job *J, int64_t max_batch_tok, se_error *err)
+/* Local only (no collective): every rank checks its own host. */
+static se_status check_memory(job *J, const se_hostinfo *hi, int64_t max_batch_tok, se_error *err)
 {
-    se_hostinfo hi;
-    se_status st = se_dist_hostinfo(J->g->world, &hi, err);
-    if (st) return st;
     FILE *f = fopen("/proc/meminfo", "r");
     double avail = 0;
     char line[256];
@@ -931,7 +932,7 @@ static se_status check_memory(job *J, int64_t max_batch_tok, se_error *err)
     double need = (double)se_workspace_bytes(J->model, max_batch_tok, J->o->sp) +
                   (double)(J->model->layer_bytes + J->model->replicated_bytes) +
                   (double)J->n_docs * sizeof(se_docrec) + (double)J->n_win * (sizeof(se_window) + 8);
-    double per_rank = avail / (hi.max_ranks_per_host > 0 ? hi.max_ranks_per_host : 1);
+    double per_rank = avail / (hi->max_ranks_per_host > 0 ? hi->max_ranks_per_host : 1);
     if (avail > 0 && need > per_rank)
         return se_error_set(err, SE_ENOMEM,
                             "batches of %lld tokens need %.2f GiB per rank (activations, weights, index) but only %.2f "
@@ -951,7 +952,11 @@ se_status se_embed_run(const se_embed_opts *o, const se_grid *g, se_error *err)
     sigaction(SIGTERM, &sa, &old_term);
     sigaction(SIGINT, &sa, &old_int);
 
-    se_status st = setup(&J, err);
+    /* Collectives never sit behind a branch on a local status: a rank that
+     * failed must still reach the same calls, or the others hang. */
+    se_hostinfo hi;
+    se_status st = se_dist_hostinfo(g->world, &hi, err);
+    if (!st) st = setup(&J, err);
     st = se_dist_agree(g->world, st, err);
     if (!st) st = index_corpus(&J, err);
     if (!st) {
@@ -984,7 +989,7 @@ se_status se_embed_run(const se_embed_opts *o, const se_grid *g, se_error *err)
             int64_t mb = 1;
             for (int64_t b = 0; b < J.n_batches; b++)
                 if (J.batches[b].tokens > mb) mb = J.batches[b].tokens;
-            st = check_memory(&J, mb, err);
+            st = check_memory(&J, &hi, mb, err);
         }
         st = se_dist_agree(g->world, st, err);
     }
