@@ -22,6 +22,7 @@
 #include "tok_internal.h"
 #include "tok_compat.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <utf8proc.h>
 
@@ -84,6 +85,29 @@ int se_tok_is_cjk(int32_t c)
            (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
+
+uint8_t se_tok_bmp[65536];
+static pthread_once_t bmp_once = PTHREAD_ONCE_INIT;
+
+static void bmp_build(void)
+{
+    for (int32_t c = 0; c < 65536; c++) {
+        if (c >= 0xD800 && c <= 0xDFFF) continue; /* never decoded: ill-formed UTF-8 */
+        uint8_t f = 0;
+        if (se_tok_is_other(c)) f |= SE_CF_OTHER;
+        if (se_tok_is_ws(c)) f |= SE_CF_WS;
+        if (se_tok_is_punct(c)) f |= SE_CF_PUNCT;
+        if (se_tok_is_mn(c)) f |= SE_CF_MN;
+        if (se_tok_is_cjk(c)) f |= SE_CF_CJK;
+        if (c == 0x130 || utf8proc_tolower(c) != c) f |= SE_CF_LCHG;
+        utf8proc_int32_t d[8];
+        int bc = 0;
+        if (utf8proc_decompose_char(c, d, 8, UTF8PROC_DECOMPOSE, &bc) != 1 || d[0] != c) f |= SE_CF_DCHG;
+        se_tok_bmp[c] = f;
+    }
+}
+
+void se_tok_bmp_init(void) { pthread_once(&bmp_once, bmp_build); }
 
 typedef struct {
     const se_tokenizer *t;
@@ -336,7 +360,7 @@ se_status se_tok_encode(const se_tokenizer *t, const char *text, size_t len, int
             c = 0xFFFD;
         }
         if (c < 0x10000) { /* BMP: one table read decides the common cases */
-            uint8_t fl = t->bmp_flags[c];
+            uint8_t fl = se_tok_bmp[c];
             if (clean) {
                 if ((fl & SE_CF_OTHER) || c == 0xFFFD) continue;
                 if (fl & SE_CF_WS) {
@@ -344,7 +368,7 @@ se_status se_tok_encode(const se_tokenizer *t, const char *text, size_t len, int
                     continue;
                 }
             }
-            if (fl & SE_CF_PLAIN) {
+            if (!(fl & t->slow_mask)) { /* unchanged by NFD/lowercase as configured, not a split */
                 if ((fl & SE_CF_CJK) && chinese) {
                     flush_word(&s);
                     append_cp(&s, c);

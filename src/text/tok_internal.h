@@ -57,7 +57,7 @@ struct se_tokenizer {
     int n_added;
     uint8_t added_first[256]; /* 1 if some added token starts with this byte */
 
-    uint8_t *bmp_flags; /* 65536 entries of SE_CF_* */
+    uint8_t slow_mask; /* SE_CF_* bits that send a BMP character down the full path */
     uint8_t ascii_class[128];
     uint8_t ascii_lower[128];
     int32_t ascii_single_id[128]; /* id of the one-char word, for punctuation */
@@ -100,16 +100,19 @@ static inline int32_t se_tok_lookup(const se_tokenizer *t, unsigned kind, const 
     return id >= 0 ? id : -1;
 }
 
-/* Per-code-point flags for the BMP, computed from utf8proc (+ tok_compat.h)
- * at load time so the non-ASCII path does one table read per character. */
+/* Per-code-point flags for the BMP, computed once per process from utf8proc
+ * (+ tok_compat.h), so the non-ASCII path does one table read per character. */
 enum {
     SE_CF_OTHER = 1,  /* removed by clean_text */
     SE_CF_WS = 2,     /* White_Space */
     SE_CF_PUNCT = 4,  /* isolated by the pre-tokenizer */
     SE_CF_MN = 8,     /* nonspacing mark */
     SE_CF_CJK = 16,   /* spaces around it */
-    SE_CF_PLAIN = 32, /* unchanged by strip_accents and lowercase (as configured): append as is */
+    SE_CF_LCHG = 32,  /* lowercasing changes it */
+    SE_CF_DCHG = 64,  /* NFD changes it */
 };
+extern uint8_t se_tok_bmp[65536];
+void se_tok_bmp_init(void); /* idempotent, thread-safe */
 
 /* Unicode predicates as the Rust tokenizers define them (see tok_encode.c). */
 int se_tok_is_ws(int32_t c);

@@ -30,7 +30,6 @@ void se_tok_free(se_tokenizer *t)
     free(t->id_off);
     free(t->slots);
     free(t->added);
-    free(t->bmp_flags);
     free(t);
 }
 
@@ -176,29 +175,9 @@ static se_status tok_finish(se_tokenizer *t, const uint32_t *offs, const uint32_
         int32_t id = se_tok_lookup(t, 0, &ch, 1);
         t->ascii_single_id[c] = id >= 0 ? id : t->unk_id;
     }
-    t->bmp_flags = malloc(65536);
-    if (!t->bmp_flags) return se_error_set(err, SE_ENOMEM, "%s: out of memory", src);
-    for (int32_t c = 0; c < 65536; c++) {
-        uint8_t f = 0;
-        if (c >= 0xD800 && c <= 0xDFFF) {
-            t->bmp_flags[c] = SE_CF_OTHER; /* never decoded: ill-formed UTF-8 */
-            continue;
-        }
-        if (se_tok_is_other(c)) f |= SE_CF_OTHER;
-        if (se_tok_is_ws(c)) f |= SE_CF_WS;
-        if (se_tok_is_punct(c)) f |= SE_CF_PUNCT;
-        if (se_tok_is_mn(c)) f |= SE_CF_MN;
-        if (se_tok_is_cjk(c)) f |= SE_CF_CJK;
-        int plain = !(f & (SE_CF_WS | SE_CF_PUNCT | SE_CF_MN)) && c != 0x130;
-        if (plain && t->opt.lowercase && utf8proc_tolower(c) != c) plain = 0;
-        if (plain && t->strip_accents) {
-            utf8proc_int32_t d[8];
-            int bc = 0;
-            if (utf8proc_decompose_char(c, d, 8, UTF8PROC_DECOMPOSE, &bc) != 1 || d[0] != c) plain = 0;
-        }
-        if (plain) f |= SE_CF_PLAIN;
-        t->bmp_flags[c] = f;
-    }
+    se_tok_bmp_init();
+    t->slow_mask = SE_CF_WS | SE_CF_PUNCT | (t->strip_accents ? SE_CF_MN | SE_CF_DCHG : 0) |
+                   (t->opt.lowercase ? SE_CF_LCHG : 0);
     return SE_OK;
 }
 
