@@ -65,5 +65,8 @@ void se_attention(float *out, int ldo, const float *q, int ldq, const float *k, 
  * clamped to [1, 256] and [1, 1024]. Not thread-safe: set before calls. */
 void se_attention_set_tiles(int bq, int bk);
 void se_attention_get_tiles(int *bq, int *bk);
+/* d_head = 64 on an AVX-512 build uses register-tiled products instead of
+ * cblas_sgemm (faster; same math). 0 forces the sgemm path (tests, bench). */
+void se_attention_set_avx512(int on);
 
 #endif

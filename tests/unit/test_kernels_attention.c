@@ -157,18 +157,23 @@ static void test_lengths_and_tiles(void **state)
     static const int tiles[][2] = {{0, 0}, {16, 32}, {7, 13}, {64, 256}};
     int obq, obk;
     se_attention_get_tiles(&obq, &obk);
-    for (size_t t = 0; t < sizeof tiles / sizeof *tiles; t++) {
-        if (tiles[t][0]) se_attention_set_tiles(tiles[t][0], tiles[t][1]);
+    for (size_t t = 0; t < 2 * sizeof tiles / sizeof *tiles; t++) {
+        const int sg = t >= sizeof tiles / sizeof *tiles; /* second round: sgemm path */
+        const int ti = (int)(t % (sizeof tiles / sizeof *tiles));
+        se_attention_set_avx512(!sg);
+        if (tiles[ti][0]) se_attention_set_tiles(tiles[ti][0], tiles[ti][1]);
+        for (int64_t i = 0; i < c.n_tok * c.ldo; i++) c.out[i] = NAN;
         run(&c, scale);
         const double e = rel_err(&c, c.out);
-        print_message("tiles %d x %d: rel err %.3g\n", tiles[t][0] ? tiles[t][0] : obq, tiles[t][1] ? tiles[t][1] : obk,
-                      e);
+        print_message("%s tiles %d x %d: rel err %.3g\n", sg ? "sgemm" : "default", tiles[ti][0] ? tiles[ti][0] : obq,
+                      tiles[ti][1] ? tiles[ti][1] : obk, e);
         assert_true(e <= 1e-6);
         /* pad columns of out are not touched */
         for (int64_t i = 0; i < c.n_tok; i++)
             for (int j = c.H * c.dh; j < c.ldo; j++) assert_true(isnan(c.out[i * c.ldo + j]));
         se_attention_set_tiles(obq, obk);
     }
+    se_attention_set_avx512(1);
     free_case(&c);
 }
 
