@@ -41,6 +41,24 @@ grep -q "in.jsonl:7: expected an object" "$W/err" || fail "no report for line 7"
 grep -q "4 documents, 21 ids, 3 malformed lines skipped, 2 invalid UTF-8 sequences replaced in 1 documents" "$W/err" \
   || fail "summary: $(tail -1 "$W/err")"
 
+# 2b. JSON the fast line parser must get right or hand to jansson: escapes and
+#     surrogate pairs in text, an escaped string id kept as written, a nested id,
+#     an escaped key, a lone surrogate (invalid)
+cat > "$W/esc.jsonl" <<'X'
+{"text": "\u00e9\ud83d\ude00\/x", "id": "a\"b\\c"}
+{"id": {"k": [1, 2]}, "text": "x"}
+{"id": 9, "text": "\ud800"}
+{"\u0074ext": "x", "id": 10}
+X
+"$SHARDENC" tokenize --model "$FX/vocab/bert-base-uncased" --input "$W/esc.jsonl" --output "$W/esc.out" --quiet 2>"$W/err"
+cat > "$W/want.jsonl" <<'X'
+{"id":"a\"b\\c","input_ids":[101,100,1013,1060,102]}
+{"id":{"k":[1,2]},"input_ids":[101,1060,102]}
+{"id":10,"input_ids":[101,1060,102]}
+X
+diff "$W/esc.out" "$W/want.jsonl" || fail "escapes / fallback lines"
+grep -q "esc.jsonl:3:.*invalid JSON" "$W/err" || fail "lone surrogate not reported: $(cat "$W/err")"
+
 # 3. nothing readable -> exit 1 and no output file; usage errors -> 2; missing input -> 1
 printf 'not json\n{"id":1}\n' > "$W/bad.jsonl"
 set +e
