@@ -244,8 +244,10 @@ static void attend_tile_avx512(float *out, int ldo, const float *q, int ldq, con
         const float *V = v + (size_t)(base + k0) * ldv + (size_t)h * dh;
         for (int i = 0; i < nc; i++) mb[i] = -INFINITY;
         /* St = scale·log2(e) · K_j·Qᵀ, and the block max per query */
-        for (int i0 = 0; i0 < nc; i0 += 32)
-            for (int j0 = 0; j0 < kn; j0 += QK_J)
+        /* keys outer: the tile's 12 key rows stay in L1 while all query
+         * slices pass */
+        for (int j0 = 0; j0 < kn; j0 += QK_J)
+            for (int i0 = 0; i0 < nc; i0 += 32)
                 qk_tile(St, lds, Qt, K, ldk, j0, kn - j0 < QK_J ? kn - j0 : QK_J, i0, scale2, mb);
         /* m' = max(m, block max); alpha = 2^(m - m') */
 #pragma omp simd
