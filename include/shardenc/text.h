@@ -19,7 +19,10 @@ typedef struct {
 
 void se_tok_options_default(se_tok_options *o);
 
-/* vocab.txt: one token per line, id = line number. */
+/* vocab.txt: one token per line, id = line number (trailing whitespace
+ * trimmed, as HF). opt NULL: defaults (uncased BERT). [CLS] $A [SEP] and the
+ * five BERT special tokens matched whole in the raw text, as
+ * BertTokenizerFast. A repeated token or a missing [UNK] is an error. */
 se_status se_tok_load_vocab(const char *path, const se_tok_options *opt, se_tokenizer **out, se_error *err);
 /* tokenizer.json whose model is WordPiece: normalizer settings, special
  * tokens, post-processor template are read from it. */
