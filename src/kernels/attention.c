@@ -158,8 +158,8 @@ static inline void qk_tile(float *St, int lds, const float *Qt, const float *K, 
         acc1[jj] = _mm512_setzero_ps();
     }
     for (int e = 0; e < 64; e++) {
-        const __m512 a0 = _mm512_load_ps(Qt + (size_t)e * lds + i0);
-        const __m512 a1 = _mm512_load_ps(Qt + (size_t)e * lds + i0 + 16);
+        const __m512 a0 = _mm512_loadu_ps(Qt + (size_t)e * lds + i0);
+        const __m512 a1 = _mm512_loadu_ps(Qt + (size_t)e * lds + i0 + 16);
 #pragma GCC unroll 12
         for (int jj = 0; jj < QK_J; jj++) {
             const __m512 b = _mm512_set1_ps(kr[jj][e]);
@@ -168,18 +168,18 @@ static inline void qk_tile(float *St, int lds, const float *Qt, const float *K, 
         }
     }
     const __m512 sc = _mm512_set1_ps(scale2);
-    __m512 m0 = _mm512_load_ps(mb + i0), m1 = _mm512_load_ps(mb + i0 + 16);
+    __m512 m0 = _mm512_loadu_ps(mb + i0), m1 = _mm512_loadu_ps(mb + i0 + 16);
 #pragma GCC unroll 12
     for (int jj = 0; jj < QK_J; jj++) {
         if (jj >= jn) break;
         const __m512 x0 = _mm512_mul_ps(acc0[jj], sc), x1 = _mm512_mul_ps(acc1[jj], sc);
-        _mm512_store_ps(St + (size_t)(j0 + jj) * lds + i0, x0);
-        _mm512_store_ps(St + (size_t)(j0 + jj) * lds + i0 + 16, x1);
+        _mm512_storeu_ps(St + (size_t)(j0 + jj) * lds + i0, x0);
+        _mm512_storeu_ps(St + (size_t)(j0 + jj) * lds + i0 + 16, x1);
         m0 = _mm512_max_ps(m0, x0);
         m1 = _mm512_max_ps(m1, x1);
     }
-    _mm512_store_ps(mb + i0, m0);
-    _mm512_store_ps(mb + i0 + 16, m1);
+    _mm512_storeu_ps(mb + i0, m0);
+    _mm512_storeu_ps(mb + i0 + 16, m1);
 }
 
 /* O[i0 .. i0+in-1][0..63] = O·alpha (or 0 if first) + Σ_j P[i][j]·V[j] */
