@@ -104,6 +104,12 @@ static void test_sgemm(void **state)
         se_sgemm(transb, M, N, K, 0.5f, A, K, B, transb ? K : N, 2.0f, C, N);
         assert_true(rel(C, N, R, M, N) <= 1e-6);
     }
+    /* K = 0: only beta·C remains */
+    memcpy(C, C0, sizeof(float) * (size_t)M * N);
+    se_sgemm(1, M, N, 0, 0.5f, A, 1, B, 1, 2.0f, C, N);
+    for (int i = 0; i < M * N; i++) assert_true(C[i] == 2.0f * C0[i]);
+    se_linear(C, N, A, 1, B, 1, NULL, M, N, 0, 0.0f);
+    for (int i = 0; i < M * N; i++) assert_true(C[i] == 0.0f);
     free(A), free(B), free(C), free(C0), free(R);
 }
 
