@@ -58,7 +58,7 @@ void se_attention(float *out, int ldo, const float *q, int ldq, const float *k, 
                   const int64_t *seq_start, int n_seq, int n_heads, int d_head, float scale, float *ws);
 /* ws must hold se_attention_ws_floats(T, d_head) floats with T >= the number
  * of threads at the call (se_num_threads()); 64-byte aligned (se_alloc) is
- * best. The call uses no other memory: ws is ~1 MiB per thread whatever the
+ * best. The call uses no other memory: ws is ~1.2 MiB per thread whatever the
  * sequence length (no n×n buffer). n_tok is seq_start[n_seq]; sequences of
  * length 0 are allowed. Work items go largest sequence first, dynamically. */
 /* Tile sizes (queries per work item, keys per block), for tuning and tests;
