@@ -7,6 +7,11 @@
                                         first when the file is new or empty)
   scaling_csv.py finalize CSV [SWEEP]   fill speedup and efficiency (all rows,
                                         or only those of sweep SWEEP)
+  scaling_csv.py best OUT CSV...        merge sweeps: for each configuration
+                                        (mode, config, layers, seq, batch, ranks,
+                                        threads, tp, sp) keep the fastest row,
+                                        as one sweep "best", efficiency redone.
+                                        On a shared machine: repeat, take the best.
 
 Efficiency (final pass, after the sweep):  rows are grouped by
 (sweep_id, mode, config, layers, seq, workload) where the workload is the
@@ -150,6 +155,28 @@ def cmd_finalize(path, sweep=None):
     os.replace(tmp, path)
 
 
+def cmd_best(out, paths):
+    best = {}
+    n = 0
+    for p in paths:
+        with open(p, newline="") as f:
+            for r in csv.DictReader(f):
+                n += 1
+                k = tuple(r[c] for c in ("mode", "config", "layers", "seq", "batch_per_group", "ranks", "threads",
+                                         "tp", "sp"))
+                if k not in best or float(r["tokens_per_s"]) > float(best[k]["tokens_per_s"]):
+                    best[k] = r
+    rows = list(best.values())
+    for r in rows:
+        r["sweep_id"] = "best"
+    with open(out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    cmd_finalize(out)
+    print("%d rows -> %d configurations in %s" % (n, len(rows), out), file=sys.stderr)
+
+
 def main(a):
     if len(a) >= 2 and a[0] == "config":
         cmd_config(a[1])
@@ -157,6 +184,8 @@ def main(a):
         cmd_row(a[1], a[2:])
     elif len(a) in (2, 3) and a[0] == "finalize":
         cmd_finalize(a[1], a[2] if len(a) == 3 else None)
+    elif len(a) >= 3 and a[0] == "best":
+        cmd_best(a[1], a[2:])
     elif len(a) == 1 and a[0] == "columns":
         print(",".join(COLUMNS))
     else:
