@@ -192,82 +192,86 @@ static se_status load(const loader *ld, const char *name, int ndim, int64_t d0, 
 #define LOAD_VEC(name, n, dst) load(&ld, name, 1, (n), 0, 0, (n), 0, 1, (dst), err)
 #define LOAD_MAT(name, rows, cols, dst) load(&ld, name, 2, (rows), (cols), 0, (rows), 0, (cols), (dst), err)
 
-static se_status load_bert_layer(const loader *ldp, const se_model *m, int l, se_error *err)
+/* Tensor names of one layer, per family. BERT stores Q, K and V apart;
+ * torch.nn.TransformerEncoder stacks them in in_proj_weight [3d, d]. */
+typedef struct {
+    const char *qkv_w[3], *qkv_b[3];
+    int fused; /* Q;K;V are row blocks j·d of one [3d, d] tensor */
+    const char *wo, *bo, *ln1_g, *ln1_b, *w1, *b1, *w2, *b2, *ln2_g, *ln2_b;
+} layer_names;
+
+static const layer_names bert_names = {
+    {"encoder.layer.%d.attention.self.query.weight", "encoder.layer.%d.attention.self.key.weight",
+     "encoder.layer.%d.attention.self.value.weight"},
+    {"encoder.layer.%d.attention.self.query.bias", "encoder.layer.%d.attention.self.key.bias",
+     "encoder.layer.%d.attention.self.value.bias"},
+    0,
+    "encoder.layer.%d.attention.output.dense.weight",
+    "encoder.layer.%d.attention.output.dense.bias",
+    "encoder.layer.%d.attention.output.LayerNorm.weight",
+    "encoder.layer.%d.attention.output.LayerNorm.bias",
+    "encoder.layer.%d.intermediate.dense.weight",
+    "encoder.layer.%d.intermediate.dense.bias",
+    "encoder.layer.%d.output.dense.weight",
+    "encoder.layer.%d.output.dense.bias",
+    "encoder.layer.%d.output.LayerNorm.weight",
+    "encoder.layer.%d.output.LayerNorm.bias",
+};
+
+static const layer_names vanilla_names = {
+    {"encoder.layers.%d.self_attn.in_proj_weight", "encoder.layers.%d.self_attn.in_proj_weight",
+     "encoder.layers.%d.self_attn.in_proj_weight"},
+    {"encoder.layers.%d.self_attn.in_proj_bias", "encoder.layers.%d.self_attn.in_proj_bias",
+     "encoder.layers.%d.self_attn.in_proj_bias"},
+    1,
+    "encoder.layers.%d.self_attn.out_proj.weight",
+    "encoder.layers.%d.self_attn.out_proj.bias",
+    "encoder.layers.%d.norm1.weight",
+    "encoder.layers.%d.norm1.bias",
+    "encoder.layers.%d.linear1.weight",
+    "encoder.layers.%d.linear1.bias",
+    "encoder.layers.%d.linear2.weight",
+    "encoder.layers.%d.linear2.bias",
+    "encoder.layers.%d.norm2.weight",
+    "encoder.layers.%d.norm2.bias",
+};
+
+static const layer_names *names_of(const se_model_config *c)
 {
-    const loader ld = *ldp;
-    const se_layer *L = &m->layers[l];
-    int64_t d = m->cfg.d_model, dh = m->d_head, ff = m->cfg.d_ff;
-    int64_t q0 = (int64_t)m->shard.h0 * dh, dl = (int64_t)m->shard.nh * dh;
-    int64_t f0 = m->shard.f0, nf = m->shard.nf;
-    char name[256];
-    se_status st;
-    static const char *const qkv[3] = {"query", "key", "value"};
-    /* Column-parallel QKV: the rows of the heads this rank owns, Q;K;V stacked. */
-    for (int j = 0; j < 3; j++) {
-        snprintf(name, sizeof name, "encoder.layer.%d.attention.self.%s.weight", l, qkv[j]);
-        if ((st = load(&ld, name, 2, d, d, q0, dl, 0, d, L->wqkv + (size_t)j * dl * d, err))) return st;
-        snprintf(name, sizeof name, "encoder.layer.%d.attention.self.%s.bias", l, qkv[j]);
-        if ((st = load(&ld, name, 1, d, 0, q0, dl, 0, 1, L->bqkv + (size_t)j * dl, err))) return st;
-    }
-    /* Row-parallel output projection: the matching columns of Wo. */
-    snprintf(name, sizeof name, "encoder.layer.%d.attention.output.dense.weight", l);
-    if ((st = load(&ld, name, 2, d, d, 0, d, q0, dl, L->wo, err))) return st;
-    snprintf(name, sizeof name, "encoder.layer.%d.attention.output.dense.bias", l);
-    if ((st = LOAD_VEC(name, d, L->bo))) return st;
-    snprintf(name, sizeof name, "encoder.layer.%d.attention.output.LayerNorm.weight", l);
-    if ((st = LOAD_VEC(name, d, L->ln1_g))) return st;
-    snprintf(name, sizeof name, "encoder.layer.%d.attention.output.LayerNorm.bias", l);
-    if ((st = LOAD_VEC(name, d, L->ln1_b))) return st;
-    snprintf(name, sizeof name, "encoder.layer.%d.intermediate.dense.weight", l);
-    if ((st = load(&ld, name, 2, ff, d, f0, nf, 0, d, L->w1, err))) return st;
-    snprintf(name, sizeof name, "encoder.layer.%d.intermediate.dense.bias", l);
-    if ((st = load(&ld, name, 1, ff, 0, f0, nf, 0, 1, L->b1, err))) return st;
-    snprintf(name, sizeof name, "encoder.layer.%d.output.dense.weight", l);
-    if ((st = load(&ld, name, 2, d, ff, 0, d, f0, nf, L->w2, err))) return st;
-    snprintf(name, sizeof name, "encoder.layer.%d.output.dense.bias", l);
-    if ((st = LOAD_VEC(name, d, L->b2))) return st;
-    snprintf(name, sizeof name, "encoder.layer.%d.output.LayerNorm.weight", l);
-    if ((st = LOAD_VEC(name, d, L->ln2_g))) return st;
-    snprintf(name, sizeof name, "encoder.layer.%d.output.LayerNorm.bias", l);
-    return LOAD_VEC(name, d, L->ln2_b);
+    return c->arch == SE_ARCH_BERT ? &bert_names : &vanilla_names;
 }
 
-static se_status load_vanilla_layer(const loader *ldp, const se_model *m, int l, se_error *err)
+static se_status load_layer(const loader *ldp, const se_model *m, int l, se_error *err)
 {
     const loader ld = *ldp;
+    const layer_names *N = names_of(&m->cfg);
     const se_layer *L = &m->layers[l];
     int64_t d = m->cfg.d_model, dh = m->d_head, ff = m->cfg.d_ff;
     int64_t q0 = (int64_t)m->shard.h0 * dh, dl = (int64_t)m->shard.nh * dh;
-    int64_t f0 = m->shard.f0, nf = m->shard.nf;
+    int64_t f0 = m->shard.f0, nf = m->shard.nf, rows = N->fused ? 3 * d : d;
     char name[256];
     se_status st;
-    /* in_proj_weight is [3d, d] = Wq;Wk;Wv: take our heads' rows of each third. */
+#define NAME(fmt) (snprintf(name, sizeof name, fmt, l), name)
+    /* Column-parallel QKV: the rows of the heads this rank owns, Q;K;V stacked. */
     for (int j = 0; j < 3; j++) {
-        snprintf(name, sizeof name, "encoder.layers.%d.self_attn.in_proj_weight", l);
-        if ((st = load(&ld, name, 2, 3 * d, d, j * d + q0, dl, 0, d, L->wqkv + (size_t)j * dl * d, err))) return st;
-        snprintf(name, sizeof name, "encoder.layers.%d.self_attn.in_proj_bias", l);
-        if ((st = load(&ld, name, 1, 3 * d, 0, j * d + q0, dl, 0, 1, L->bqkv + (size_t)j * dl, err))) return st;
+        int64_t r0 = (N->fused ? j * d : 0) + q0;
+        if ((st = load(&ld, NAME(N->qkv_w[j]), 2, rows, d, r0, dl, 0, d, L->wqkv + (size_t)j * dl * d, err)))
+            return st;
+        if ((st = load(&ld, NAME(N->qkv_b[j]), 1, rows, 0, r0, dl, 0, 1, L->bqkv + (size_t)j * dl, err))) return st;
     }
-    snprintf(name, sizeof name, "encoder.layers.%d.self_attn.out_proj.weight", l);
-    if ((st = load(&ld, name, 2, d, d, 0, d, q0, dl, L->wo, err))) return st;
-    snprintf(name, sizeof name, "encoder.layers.%d.self_attn.out_proj.bias", l);
-    if ((st = LOAD_VEC(name, d, L->bo))) return st;
-    snprintf(name, sizeof name, "encoder.layers.%d.norm1.weight", l);
-    if ((st = LOAD_VEC(name, d, L->ln1_g))) return st;
-    snprintf(name, sizeof name, "encoder.layers.%d.norm1.bias", l);
-    if ((st = LOAD_VEC(name, d, L->ln1_b))) return st;
-    snprintf(name, sizeof name, "encoder.layers.%d.linear1.weight", l);
-    if ((st = load(&ld, name, 2, ff, d, f0, nf, 0, d, L->w1, err))) return st;
-    snprintf(name, sizeof name, "encoder.layers.%d.linear1.bias", l);
-    if ((st = load(&ld, name, 1, ff, 0, f0, nf, 0, 1, L->b1, err))) return st;
-    snprintf(name, sizeof name, "encoder.layers.%d.linear2.weight", l);
-    if ((st = load(&ld, name, 2, d, ff, 0, d, f0, nf, L->w2, err))) return st;
-    snprintf(name, sizeof name, "encoder.layers.%d.linear2.bias", l);
-    if ((st = LOAD_VEC(name, d, L->b2))) return st;
-    snprintf(name, sizeof name, "encoder.layers.%d.norm2.weight", l);
-    if ((st = LOAD_VEC(name, d, L->ln2_g))) return st;
-    snprintf(name, sizeof name, "encoder.layers.%d.norm2.bias", l);
-    return LOAD_VEC(name, d, L->ln2_b);
+    /* Row-parallel output projection: the matching columns of Wo; bias replicated. */
+    if ((st = load(&ld, NAME(N->wo), 2, d, d, 0, d, q0, dl, L->wo, err))) return st;
+    if ((st = LOAD_VEC(NAME(N->bo), d, L->bo))) return st;
+    if ((st = LOAD_VEC(NAME(N->ln1_g), d, L->ln1_g))) return st;
+    if ((st = LOAD_VEC(NAME(N->ln1_b), d, L->ln1_b))) return st;
+    /* FFN: rows of W1 (column-parallel), columns of W2 (row-parallel). */
+    if ((st = load(&ld, NAME(N->w1), 2, ff, d, f0, nf, 0, d, L->w1, err))) return st;
+    if ((st = load(&ld, NAME(N->b1), 1, ff, 0, f0, nf, 0, 1, L->b1, err))) return st;
+    if ((st = load(&ld, NAME(N->w2), 2, d, ff, 0, d, f0, nf, L->w2, err))) return st;
+    if ((st = LOAD_VEC(NAME(N->b2), d, L->b2))) return st;
+    if ((st = LOAD_VEC(NAME(N->ln2_g), d, L->ln2_g))) return st;
+    return LOAD_VEC(NAME(N->ln2_b), d, L->ln2_b);
+#undef NAME
 }
 
 se_status se_model_load_config(const char *dir, se_model_config *cfg, se_error *err)
@@ -318,11 +322,10 @@ se_status se_model_load(const char *dir, int tp_rank, int tp_size, se_model **ou
             !(st = LOAD_VEC("embeddings.LayerNorm.weight", d, m->emb_ln_g)))
             st = LOAD_VEC("embeddings.LayerNorm.bias", d, m->emb_ln_b);
         if (cfg.type_vocab == 0) memset(m->type_emb, 0, (size_t)d * sizeof(float));
-        for (int l = 0; !st && l < cfg.n_layers; l++) st = load_bert_layer(&ld, m, l, err);
     } else {
         st = LOAD_MAT("embedding.weight", cfg.vocab_size, d, m->tok_emb);
-        for (int l = 0; !st && l < cfg.n_layers; l++) st = load_vanilla_layer(&ld, m, l, err);
     }
+    for (int l = 0; !st && l < cfg.n_layers; l++) st = load_layer(&ld, m, l, err);
     if (!st) {
         /* More layers in the file than the config asks for is a config/checkpoint
          * mismatch worth a warning; Hugging Face ignores them the same way. */
@@ -454,44 +457,32 @@ se_status se_model_save(const se_model *m, const char *dir, se_dtype dtype, se_e
     } else {
         ADD("embedding.weight", m->tok_emb, 2, c->vocab_size, d);
     }
+    const layer_names *N = names_of(c);
     for (int l = 0; l < c->n_layers; l++) {
         const se_layer *L = &m->layers[l];
-        if (bert) {
-            static const char *const qkv[3] = {"query", "key", "value"};
-            for (int j = 0; j < 3; j++) {
-                snprintf(nm, sizeof nm, "encoder.layer.%d.attention.self.%s.weight", l, qkv[j]);
-                ADD(nm, L->wqkv + j * d * d, 2, d, d);
-                snprintf(nm, sizeof nm, "encoder.layer.%d.attention.self.%s.bias", l, qkv[j]);
-                ADD(nm, L->bqkv + j * d, 1, d, 0);
-            }
 #define L2(fmt, ptr, nd, s0, s1)                                                                                       \
     snprintf(nm, sizeof nm, fmt, l);                                                                                   \
     ADD(nm, ptr, nd, s0, s1)
-            L2("encoder.layer.%d.attention.output.dense.weight", L->wo, 2, d, d);
-            L2("encoder.layer.%d.attention.output.dense.bias", L->bo, 1, d, 0);
-            L2("encoder.layer.%d.attention.output.LayerNorm.weight", L->ln1_g, 1, d, 0);
-            L2("encoder.layer.%d.attention.output.LayerNorm.bias", L->ln1_b, 1, d, 0);
-            L2("encoder.layer.%d.intermediate.dense.weight", L->w1, 2, ff, d);
-            L2("encoder.layer.%d.intermediate.dense.bias", L->b1, 1, ff, 0);
-            L2("encoder.layer.%d.output.dense.weight", L->w2, 2, d, ff);
-            L2("encoder.layer.%d.output.dense.bias", L->b2, 1, d, 0);
-            L2("encoder.layer.%d.output.LayerNorm.weight", L->ln2_g, 1, d, 0);
-            L2("encoder.layer.%d.output.LayerNorm.bias", L->ln2_b, 1, d, 0);
+        if (N->fused) {
+            L2(N->qkv_w[0], L->wqkv, 2, 3 * d, d);
+            L2(N->qkv_b[0], L->bqkv, 1, 3 * d, 0);
         } else {
-            L2("encoder.layers.%d.self_attn.in_proj_weight", L->wqkv, 2, 3 * d, d);
-            L2("encoder.layers.%d.self_attn.in_proj_bias", L->bqkv, 1, 3 * d, 0);
-            L2("encoder.layers.%d.self_attn.out_proj.weight", L->wo, 2, d, d);
-            L2("encoder.layers.%d.self_attn.out_proj.bias", L->bo, 1, d, 0);
-            L2("encoder.layers.%d.linear1.weight", L->w1, 2, ff, d);
-            L2("encoder.layers.%d.linear1.bias", L->b1, 1, ff, 0);
-            L2("encoder.layers.%d.linear2.weight", L->w2, 2, d, ff);
-            L2("encoder.layers.%d.linear2.bias", L->b2, 1, d, 0);
-            L2("encoder.layers.%d.norm1.weight", L->ln1_g, 1, d, 0);
-            L2("encoder.layers.%d.norm1.bias", L->ln1_b, 1, d, 0);
-            L2("encoder.layers.%d.norm2.weight", L->ln2_g, 1, d, 0);
-            L2("encoder.layers.%d.norm2.bias", L->ln2_b, 1, d, 0);
-#undef L2
+            for (int j = 0; j < 3; j++) {
+                L2(N->qkv_w[j], L->wqkv + j * d * d, 2, d, d);
+                L2(N->qkv_b[j], L->bqkv + j * d, 1, d, 0);
+            }
         }
+        L2(N->wo, L->wo, 2, d, d);
+        L2(N->bo, L->bo, 1, d, 0);
+        L2(N->ln1_g, L->ln1_g, 1, d, 0);
+        L2(N->ln1_b, L->ln1_b, 1, d, 0);
+        L2(N->w1, L->w1, 2, ff, d);
+        L2(N->b1, L->b1, 1, ff, 0);
+        L2(N->w2, L->w2, 2, d, ff);
+        L2(N->b2, L->b2, 1, d, 0);
+        L2(N->ln2_g, L->ln2_g, 1, d, 0);
+        L2(N->ln2_b, L->ln2_b, 1, d, 0);
+#undef L2
     }
 #undef ADD
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
