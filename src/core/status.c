@@ -43,7 +43,12 @@ se_status se_error_prefix(se_error *err, const char *fmt, ...)
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", head, old);
+    /* head then as much of the old message as fits (truncation is intended) */
+    size_t h = strnlen(head, sizeof err->msg - 1), o = strnlen(old, sizeof old);
+    if (o > sizeof err->msg - 1 - h) o = sizeof err->msg - 1 - h;
+    memcpy(err->msg, head, h);
+    memcpy(err->msg + h, old, o);
+    err->msg[h + o] = '\0';
     return err->code;
 }
 
