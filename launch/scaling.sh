@@ -23,6 +23,9 @@
 #     --launcher auto|mpiexec|srun|none  SE_LAUNCHER  (auto: srun inside a Slurm
 #                                         job, else mpiexec; none: P must be 1)
 #     --repeat N             SE_REPEAT    run each point N times, keep the fastest [1]
+#     --wait-idle S          SE_WAIT_IDLE before each run wait up to S seconds for
+#                                         the host to have no other runnable
+#                                         process (/proc/stat procs_running)  [0]
 #     --timeout S            SE_RUN_TIMEOUT  seconds per run (0 = none)        [0]
 #     --dry-run                           print the commands only
 #   SHARDENC=path/to/shardenc (default: build/shardenc next to this folder)
@@ -68,6 +71,7 @@ MAX_CORES="${SE_MAX_CORES:-$HOST_CORES}"
 LAUNCHER="${SE_LAUNCHER:-auto}"
 RUN_TIMEOUT="${SE_RUN_TIMEOUT:-0}"
 REPEAT="${SE_REPEAT:-1}"
+WAIT_IDLE="${SE_WAIT_IDLE:-0}"
 DRY=0
 BIN="${SHARDENC:-$SRC/build/shardenc}"
 PY="${PYTHON:-python3}"
@@ -92,6 +96,7 @@ while [ $# -gt 0 ]; do
         --launcher) need "$@"; LAUNCHER="$2"; shift ;;
         --timeout) need "$@"; RUN_TIMEOUT="$2"; shift ;;
         --repeat) need "$@"; REPEAT="$2"; shift ;;
+        --wait-idle) need "$@"; WAIT_IDLE="$2"; shift ;;
         --dry-run) DRY=1 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "scaling.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -121,6 +126,23 @@ if [ "$LAUNCHER" = srun ]; then
 fi
 read -r HEADS MAXPOS < <("$PY" "$HERE/scaling_csv.py" config "$CONFIG")
 
+# wait_idle: on a shared machine, start a run when nothing else is runnable
+# (procs_running counts the reader itself), or after WAIT_IDLE seconds anyway.
+wait_idle() {
+    [ "$WAIT_IDLE" -gt 0 ] && [ -r /proc/stat ] || return 0
+    local end=$((SECONDS + WAIT_IDLE)) quiet=0 r
+    while [ "$SECONDS" -lt "$end" ]; do
+        r=$(awk '/^procs_running/ {print $2}' /proc/stat)
+        if [ "${r:-9}" -le 1 ]; then
+            quiet=$((quiet + 1))
+            [ "$quiet" -ge 3 ] && return 0
+        else
+            quiet=0
+        fi
+        sleep 0.2
+    done
+    echo "  (host still busy after ${WAIT_IDLE}s: running anyway)" >&2
+}
 isnum() { case "$1" in '' | *[!0-9]*) return 1 ;; *) [ "$1" -ge 1 ] ;; esac; }
 for v in $RANKS $THREADS $TPS $SEQS $BATCHES $ITERS $REPEAT; do
     isnum "$v" || { echo "scaling.sh: '$v' is not a positive integer" >&2; exit 2; }
@@ -186,6 +208,7 @@ for P in $RANKS; do
                         [ "$DRY" = 1 ] && continue
                         outp="" ok=1
                         for ((rep = 0; rep < REPEAT; rep++)); do
+                            wait_idle
                             if ! o="$("${cmd[@]}")"; then ok=0; break; fi
                             outp+="$o"$'\n'
                         done
