@@ -87,6 +87,7 @@ def row_setup(r):
         "layers": g("layers"), "d_model": g("d_model"), "d_ff": g("d_ff"), "tp": g("tp"), "seq": g("seq"),
         "batch": g("batch_per_group"), "dp": g("dp"), "thr": thr_eff(threads, ranks / nodes, hc),
     }
+    s["oversub"] = s["thr"] < threads
     m = {"gemm": g("t_gemm"), "attention": g("t_attention"), "other": g("t_other"),
          "coll": g("t_collectives"), "tps": g("tokens_per_s"), "seconds": g("seconds")}
     return s, m
@@ -160,11 +161,16 @@ def fit_rows_once(setups):
                 pts.append((a, b, m[c]))
             par[c] = nnls2(pts)
         model["compute"][d] = par
+    # alpha, beta from the runs with collectives; oversubscribed runs only if
+    # there are no others: there a collective mostly waits for a descheduled
+    # partner rank, which is not the cost of the wire.
+    coll = [(s, m) for s, m in setups if s["tp"] > 1]
+    if any(not s.get("oversub") for s, m in coll):
+        coll = [(s, m) for s, m in coll if not s.get("oversub")]
     pts = []
-    for s, m in setups:
-        if s["tp"] > 1:
-            a, b = features(s)["coll"]
-            pts.append((a, b, m["coll"]))
+    for s, m in coll:
+        a, b = features(s)["coll"]
+        pts.append((a, b, m["coll"]))
     if pts:
         model["alpha"], model["inv_beta"] = nnls2(pts)
     model["n_rows"] = len(setups)

@@ -17,8 +17,9 @@ Efficiency (final pass, after the sweep):  rows are grouped by
 (sweep_id, mode, config, layers, seq, workload) where the workload is the
 global batch in strong scaling (fixed total work) and the batch per rank
 (batch_per_group / tp) in weak scaling (fixed work per rank). The reference
-of a group is its smallest run: fewest cores (ranks x threads), then fewest
-ranks, then tp 1, then sp off. Then
+of a group is its smallest run: fewest cores, then fewest ranks, then tp 1,
+then sp off. cores = ranks x threads, capped at nodes x host_cores (an
+oversubscribed run uses only the cores there are). Then
 
     speedup    = tokens_per_s / tokens_per_s_ref
     efficiency = speedup / (cores / cores_ref)
@@ -82,7 +83,7 @@ def cmd_row(path, kv):
         "global_batch": js["batch"] * js["dp"],
         "ranks": js["world_size"],
         "threads": js["threads"],
-        "cores": js["world_size"] * js["threads"],
+        "cores": "",  # set by cores_used() below
         "nodes": extra.get("nodes", "1"),
         "host_cores": extra.get("host_cores", ""),
         "tp": js["tp"],
@@ -111,6 +112,7 @@ def cmd_row(path, kv):
         "speedup": "",
         "efficiency": "",
     }
+    row["cores"] = cores_used(row)
     new = not os.path.exists(path) or os.path.getsize(path) == 0
     if not new:
         with open(path, newline="") as f:
@@ -127,6 +129,17 @@ def cmd_row(path, kv):
         100.0 * slow["collectives"] / js["seconds"] if js["seconds"] > 0 else 0.0))
 
 
+def cores_used(r):
+    """ranks x threads, capped at the cores of the hosts used: an oversubscribed
+    run (4 ranks on 2 cores) uses 2 cores, and its efficiency is per those."""
+    c = int(r["ranks"]) * int(r["threads"])
+    try:
+        cap = int(r["nodes"] or 1) * int(r["host_cores"])
+    except (KeyError, ValueError):
+        return c
+    return min(c, cap) if cap > 0 else c
+
+
 def group_key(r):
     weak = r["mode"] == "weak"
     work = "%g" % (float(r["batch_per_group"]) / float(r["tp"])) if weak else r["global_batch"]
@@ -138,6 +151,7 @@ def cmd_finalize(path, sweep=None):
         rows = list(csv.DictReader(f))
     groups = {}
     for r in rows:
+        r["cores"] = cores_used(r)
         if sweep is None or r["sweep_id"] == sweep:
             groups.setdefault(group_key(r), []).append(r)
     for g in groups.values():
