@@ -93,7 +93,8 @@ if contains_once "$e" "shardenc[1]: error: /nonexistent/shard-1.bin: cannot open
     bad "fatal: message not printed exactly once"
     cat "$e" >&2
 fi
-if grep -q "MPI_ABORT was invoked on rank 1" "$e"; then ok; else bad "fatal: no MPI_ABORT notice"; fi
+# (Open MPI's own "MPI_ABORT was invoked" banner is not asserted: mpiexec does not always
+# print it when it tears the job down quickly under load.)
 if grep -q "should not" "$e"; then bad "fatal: a waiting rank got out of its all-reduce"; else ok; fi
 if no_leftovers; then ok; else bad "fatal: processes left: $(pgrep -af "^$PROG")"; fi
 
