@@ -366,10 +366,11 @@ def cluster(model, cfg, seq, batch, layers, nodes, cpn, rpn, tp, bw_gbps, lat_us
         t = predict_setup(model, s, alpha=lat_us * 1e-6, inv_beta=8.0 / (bw_gbps * 1e9), speed=speed)
         where = "network"
     tps = tps_of(s, t)
-    # Ideal: every core at the single-rank, tp-1 rate with no collectives.
-    s1 = dict(s, tp=1.0, dp=1, thr=float(cpn * nodes))
+    # Ideal: every core as fast as one single-threaded TP-1 rank on the same
+    # batch (the usual efficiency against one core), no collectives.
+    s1 = dict(s, tp=1.0, dp=1, thr=1.0)
     t1 = predict_setup(model, s1, speed=speed)
-    ideal = tps_of(s1, t1)
+    ideal = tps_of(s1, t1) * cpn * nodes
     return {"tps": tps, "t": t, "eff": tps / ideal if ideal > 0 else 0, "where": where, "dp": dp,
             "threads": threads, "coll_share": t["coll"] / t["total"]}
 
