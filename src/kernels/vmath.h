@@ -12,6 +12,20 @@
  * times 2^n built in the exponent field. ln2 is split in a hi part exact in
  * float (0.693359375) and a lo correction so r keeps full precision.
  * Returns 0 below -87.33 (denormal range, < 1.2e-38) and +inf above 88.72. */
+/* 2^n from v = 1.5·2^23 + 127 + n (the rounding trick of the range
+ * reductions below): v's low mantissa bits hold n + 127, which shifted into
+ * the exponent field give the float 2^n. Unsigned: the shift drops the high
+ * bits by design. */
+static inline float se_pow2_biased(float v)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits <<= 23;
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    return s;
+}
+
 static inline float se_expf_fast(float x)
 {
     const float hi = 88.7228317f, lo = -87.3365478f;
@@ -63,12 +77,7 @@ static inline float se_expf_neg(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float y = p * (r * r) + r + 1.0f;
-    uint32_t bits; /* unsigned: the shift drops the high bits by design */
-    memcpy(&bits, &v, sizeof bits);
-    bits <<= 23;
-    float s;
-    memcpy(&s, &bits, sizeof s);
-    return y * s;
+    return y * se_pow2_biased(v);
 }
 
 /* 2^x for x <= 0 (attention works in log2 units: the sgemm's alpha carries
@@ -89,12 +98,7 @@ static inline float se_exp2f_neg(float x)
     p = p * r + 2.402264791363012e-1f;
     p = p * r + 6.931472028550421e-1f;
     float y = p * r + 1.0f;
-    uint32_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    bits <<= 23;
-    float s;
-    memcpy(&s, &bits, sizeof s);
-    return y * s;
+    return y * se_pow2_biased(v);
 }
 
 /* erf(x) as x·P(x²)/Q(x²) on [-4, 4] (P degree 6, Q degree 4 in x²), the
