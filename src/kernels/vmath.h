@@ -26,14 +26,11 @@ static inline float se_pow2_biased(float v)
     return s;
 }
 
-static inline float se_expf_fast(float x)
+/* e^r for r = x - n·ln2 (n = round(x·log2e)): ln2 split in two (Cody-Waite)
+ * so r is exact, then the Cephes expf degree-5 polynomial on [-ln2/2, ln2/2]. */
+static inline float se_exp_reduced(float x, float n)
 {
-    const float hi = 88.7228317f, lo = -87.3365478f;
-    float xc = x > hi ? hi : x;
-    xc = xc < lo ? lo : xc;
-    /* round to nearest by the 1.5·2^23 trick (valid for |v| < 2^22) */
-    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = xc - n * 0.693359375f;
+    float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -42,6 +39,17 @@ static inline float se_expf_fast(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float y = p * (r * r) + r + 1.0f;
+    return y;
+}
+
+static inline float se_expf_fast(float x)
+{
+    const float hi = 88.7228317f, lo = -87.3365478f;
+    float xc = x > hi ? hi : x;
+    xc = xc < lo ? lo : xc;
+    /* round to nearest by the 1.5·2^23 trick (valid for |v| < 2^22) */
+    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float y = se_exp_reduced(xc, n);
     /* 2^n: n in [-126, 128]; at n = 128 (x near 88.72) build 2^127 and
      * double the result so the exponent field never overflows. */
     int32_t ni = (int32_t)n;
@@ -68,15 +76,7 @@ static inline float se_expf_neg(float x)
     float xc = x < -87.3f ? -87.3f : x;
     float v = xc * 1.44269504088896341f + 12583039.0f; /* 12582912 + 127 */
     float n = v - 12583039.0f;
-    float r = xc - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float y = p * (r * r) + r + 1.0f;
+    float y = se_exp_reduced(xc, n);
     return y * se_pow2_biased(v);
 }
 
