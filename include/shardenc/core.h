@@ -66,4 +66,31 @@ size_t se_current_rss_bytes(void);
 /* Read a whole (small) file into a NUL-terminated buffer; *len excludes NUL. */
 se_status se_read_file(const char *path, size_t max_bytes, char **out, size_t *len, se_error *err);
 
+/* ---------------------------------------------------------------- files
+ * The one place for full-length I/O loops, checked syncs and the atomic
+ * commit of a file (temp name, fsync, rename, fsync of the directory):
+ * errors name the file and the errno text (ENOSPC, EDQUOT, EFBIG...). */
+se_status se_pwrite_full(int fd, const void *buf, size_t n, int64_t off, const char *path, se_error *err);
+/* A short file (EOF before n bytes) is an error too. */
+se_status se_pread_full(int fd, void *buf, size_t n, int64_t off, const char *path, se_error *err);
+/* fdatasync, checked (a deferred ENOSPC/EDQUOT is reported here). fd < 0: no-op. */
+se_status se_fd_sync(int fd, const char *path, se_error *err);
+/* close, checked; sets *fd = -1. *fd < 0: no-op. */
+se_status se_fd_close(int *fd, const char *path, se_error *err);
+/* fsync of the directory holding file_path (after a rename or create). */
+se_status se_dir_sync(const char *file_path, se_error *err);
+/* rename(tmp, path), then fsync of path's directory. */
+se_status se_file_rename(const char *tmp, const char *path, se_error *err);
+/* Writes a then b to "path.tmp.<pid>", fsyncs, closes (checked), renames it
+ * to path and fsyncs the directory; on failure nothing is left under path's
+ * name or the temp name. */
+se_status se_file_commit(const char *path, const void *a, size_t na, const void *b, size_t nb, se_error *err);
+
+/* FNV-1a, 64 bit (http://www.isthe.com/chongo/tech/comp/fnv/): h = (h ^ byte) * 2^40+2^8+0xb3.
+ * Chain calls by passing the previous value; start with SE_FNV_INIT. */
+#define SE_FNV_INIT 1469598103934665603ULL
+uint64_t se_fnv1a64(uint64_t h, const void *p, size_t n);
+/* FNV-1a of a whole file's content. */
+se_status se_hash_file(const char *path, uint64_t *out, se_error *err);
+
 #endif

@@ -108,4 +108,31 @@ typedef struct {
 } se_hostinfo;
 se_status se_dist_hostinfo(MPI_Comm comm, se_hostinfo *hi, se_error *err);
 
+
+/* ---------------------------------------------------------------- job bookkeeping
+ * Checked collectives on bytes and int64 (index, plan, journal). All return
+ * SE_EMPI naming the call when MPI fails (MPI_ERRORS_RETURN is set by
+ * se_dist_init), and refuse (SE_EUNSUPPORTED, on every rank alike) payloads
+ * above INT_MAX bytes: the one place for MPI's int-count policy. Like every
+ * collective, every rank of comm must call them; agree afterwards. */
+se_status se_dist_bcast(void *buf, int64_t bytes, int root, MPI_Comm comm, se_error *err);
+se_status se_dist_allreduce_i64(const int64_t *in, int64_t *out, int n, MPI_Op op, MPI_Comm comm, se_error *err);
+/* Exclusive prefix sum; rank 0 gets 0. */
+se_status se_dist_exscan_i64(int64_t in, int64_t *out, MPI_Comm comm, se_error *err);
+/* Concatenates every rank's n bytes in rank order into *recv (malloc'ed,
+ * *total bytes; every rank for allgatherv, root only for gatherv). */
+se_status se_dist_allgatherv_bytes(const void *send, int64_t n, void **recv, int64_t *total, MPI_Comm comm,
+                                   se_error *err);
+se_status se_dist_gatherv_bytes(const void *send, int64_t n, void **recv, int64_t *total, int root, MPI_Comm comm,
+                                se_error *err);
+
+/* The shared work counter: n int64 slots on rank 0 of comm, zeroed, added to
+ * with one-sided atomics (no rank waits for another). Create and free are
+ * collective; se_counter_add is not: add[i] is added to slot i and the value
+ * before goes to old[i] (either may be NULL: add NULL reads all slots). */
+typedef struct se_counter se_counter;
+se_status se_counter_create(MPI_Comm comm, int n_slots, se_counter **out, se_error *err);
+se_status se_counter_add(se_counter *c, const int64_t *add, int64_t *old, se_error *err);
+void se_counter_free(se_counter *c);
+
 #endif

@@ -3,6 +3,7 @@
 #ifndef SHARDENC_JOB_H
 #define SHARDENC_JOB_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "shardenc/core.h"
@@ -51,6 +52,12 @@ typedef struct {
     int on_error_fail;       /* --on-error fail */
     int quiet;
     double progress_every;   /* seconds between plain progress lines */
+    double sync_seconds;     /* make finished rows durable and journal them at least this often (0 = 10 s) */
+    int64_t sync_batches;    /* ... or after this many batches of a group (0 = 256) */
+    /* Set by the caller's signal handler (the CLI's): the job stops after
+     * the batch in hand, journals what is durable and returns
+     * SE_EINTERRUPTED. NULL: never. */
+    const volatile sig_atomic_t *stop;
 } se_embed_opts;
 
 /* Runs the whole job collectively over g->world. Returns SE_OK only when the

@@ -2,6 +2,8 @@
 #ifndef SHARDENC_CLI_H
 #define SHARDENC_CLI_H
 
+#include <signal.h>
+
 #include "shardenc/shardenc.h"
 
 /* Exit codes: 0 success, 1 runtime failure (a file, a rank, the data),
@@ -13,6 +15,10 @@ int se_cmd_tokenize(int argc, char **argv);
 int se_cmd_bench(int argc, char **argv);
 int se_cmd_info(int argc, char **argv);
 int se_cmd_init_model(int argc, char **argv);
+
+/* Installs the handlers of SIGINT, SIGTERM, SIGUSR1 (signals.c) and returns
+ * the flag a job polls (se_embed_opts.stop): non-zero once one arrived. */
+const volatile sig_atomic_t *se_cli_signals_install(void);
 
 /* Maps a status to an exit code. */
 int se_cli_exit_code(se_status st);

@@ -18,6 +18,8 @@ static const se_opt_spec specs[] = {
     {"batch-tokens", 1, "tokens per packed batch (default 8192, or the longest window)"},
     {"resume", 0, "continue an interrupted job with the same arguments"},
     {"on-error", 1, "skip (default: record bad lines in meta.json) or fail"},
+    {"sync-every", 1, "seconds between syncs that make finished batches durable and journal them (default 10)"},
+    {"sync-batches", 1, "... or after this many batches of a group, whichever comes first (default 256)"},
     {"progress-every", 1, "seconds between progress lines when not on a terminal (default 10)"},
     {"quiet", 0, "no banner and no progress"},
 };
@@ -36,7 +38,7 @@ int se_cmd_embed(int argc, char **argv)
     se_opts o;
     int help;
     se_embed_opts eo = {0};
-    int64_t tp = 1, pe = 10;
+    int64_t tp = 1, pe = 10, se = 10;
     se_status st = se_opts_parse(argc, argv, specs, NS, &o, &help, &err);
     if (!st && help) {
         if (rank == 0)
@@ -59,6 +61,8 @@ int se_cmd_embed(int argc, char **argv)
     if (!st) st = se_opt_int(&o, specs, NS, "stride", 0, 0, INT32_MAX, &eo.stride, &err);
     if (!st) st = se_opt_int(&o, specs, NS, "batch-tokens", 0, 0, INT32_MAX, &eo.batch_tokens, &err);
     if (!st) st = se_opt_int(&o, specs, NS, "progress-every", 10, 0, 86400, &pe, &err);
+    if (!st) st = se_opt_int(&o, specs, NS, "sync-every", 10, 1, 86400, &se, &err);
+    if (!st) st = se_opt_int(&o, specs, NS, "sync-batches", 256, 1, 1 << 30, &eo.sync_batches, &err);
     if (!st) st = se_pooling_parse(se_opt_str(&o, specs, NS, "pooling", "cls"), &eo.pooling, &err);
     if (!st) {
         const char *oe = se_opt_str(&o, specs, NS, "on-error", "skip");
@@ -70,6 +74,7 @@ int se_cmd_embed(int argc, char **argv)
     eo.resume = se_opt_flag(&o, specs, NS, "resume");
     eo.quiet = se_opt_flag(&o, specs, NS, "quiet");
     eo.progress_every = (double)pe;
+    eo.sync_seconds = (double)se;
     eo.tp = (int)tp;
     se_grid g;
     int have_grid = 0;
@@ -80,6 +85,7 @@ int se_cmd_embed(int argc, char **argv)
     if (!st) {
         if (se_job_print_grid(&g, "embed", eo.quiet, &err)) se_log(SE_LOG_WARN, "%s", err.msg);
         se_error_clear(&err);
+        eo.stop = se_cli_signals_install();
         st = se_embed_run(&eo, &g, &err);
     }
     /* Every rank holds the same agreed message; rank 0 prints it once. */

@@ -60,19 +60,8 @@ se_status se_npy_write(const char *path, const char *descr, int ndim, const int6
             return se_error_set(err, SE_EINVAL, "%s: shape too large", path);
     if (se_mul_overflow(numel, elem_size, &nb) || (nb && !data))
         return se_error_set(err, SE_EINVAL, "%s: data too large or missing", path);
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
-        return se_error_set(err, SE_EINVAL, "%.200s...: path too long", path);
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) return se_error_set(err, SE_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    int ok = fwrite(hdr, 1, hl, fp) == hl && (nb == 0 || fwrite(data, 1, nb, fp) == nb);
-    if (fclose(fp) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        se_status st = se_error_set(err, SE_EIO, "%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-        return st;
-    }
-    return SE_OK;
+    /* durable and atomic: a crash leaves either no file or the whole one */
+    return se_file_commit(path, hdr, hl, data, nb, err);
 }
 
 /* ---- reading: a tiny parser for the dict literal numpy writes ---- */

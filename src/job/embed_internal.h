@@ -1,20 +1,32 @@
-/* Private to src/job: the corpus index, windows and batch plan of an embed job. */
+/* Private to src/job: the embed job in parts (DESIGN.md "src/job"). Each part
+ * owns one concern; embed.c orchestrates them:
+ *   corpus.c    index pass over the sources: documents, ids, skip records, content hash
+ *   plan.c      windows and length-sorted packed batches (pure, no MPI)
+ *   journal.c   the resume fingerprint and the slot-per-batch journal (pure, no MPI)
+ *   store.c     the row store written in place, and its grouped syncs with the journal
+ *   encode.c    the batch loop over the shared work counter (dist/counter.c)
+ *   assemble.c  windows -> documents (the combine rule is pure, no MPI)
+ *   output.c    ids.txt, meta.json, the final renames */
 #ifndef SE_JOB_EMBED_INTERNAL_H
 #define SE_JOB_EMBED_INTERNAL_H
+
+#include <signal.h>
 
 #include "shardenc/io.h"
 #include "shardenc/job.h"
 #include "shardenc/text.h"
 
+/* ---------------------------------------------------------------- index and plan */
+
 /* One parsed document of the corpus (a line that was not skipped). */
 typedef struct {
-    int64_t offset;  /* byte offset of its line in the input */
-    int64_t line;    /* 1-based line number */
-    int64_t n_tok;   /* content tokens (text: without [CLS]/[SEP]) */
+    int64_t offset;  /* byte offset of its line in its source */
+    int64_t line;    /* 1-based line number in its source */
+    int64_t n_tok;   /* content tokens (specials added per window: without [CLS]/[SEP]) */
     int32_t len;     /* line length in bytes, without the newline */
-    int32_t is_text; /* text document (special tokens added per window) */
+    int32_t is_text; /* specials added per window: text, or ids that came as [CLS] .. [SEP] */
     int32_t n_invalid; /* invalid UTF-8 sequences replaced */
-    int32_t pad;
+    int32_t src;     /* index into the job's sources (issue 13: many input files) */
 } se_docrec;
 
 /* One encoder input: a window of a document. */
@@ -38,5 +50,149 @@ int64_t se_plan_windows(const se_docrec *docs, int64_t n_docs, int64_t N, int64_
 /* Sorts windows by length (longest first, ties by index) into order[] and
  * packs them into batches of at most B tokens. Returns the batch count. */
 int64_t se_plan_batches(const se_window *w, int64_t n_win, int64_t B, int64_t *order, se_batch *batches);
+/* FNV-1a of the plan (windows, order, batches): the journal names batches by
+ * index, so a resumed job must have the very same plan. */
+uint64_t se_plan_hash(const se_window *w, int64_t n_win, const int64_t *order, const se_batch *b, int64_t n_batches);
+
+/* ---------------------------------------------------------------- journal (no MPI) */
+
+/* What must not change between a job and its --resume, kept by part so that
+ * a refusal says what changed. */
+#define SE_FP_MAX_FILES 24
+typedef struct {
+    char name[112]; /* "vocab.txt", "1_Pooling/config.json", "input" */
+    uint64_t hash;  /* FNV-1a of the content */
+} se_fp_file;
+typedef struct {
+    char version[16];   /* SE_VERSION */
+    char options[480];  /* "pooling=mean normalize=0 window=64 ...": every option that changes the output */
+    uint64_t plan_hash;
+    int64_t n_batches;
+    int32_t n_files, pad;
+    se_fp_file files[SE_FP_MAX_FILES]; /* model and tokenizer files, then the corpus */
+} se_fingerprint;
+
+/* Writes into msg what differs between a (the journal's) and b (this run),
+ * "; "-separated, and returns the number of differences. */
+int se_fp_diff(const se_fingerprint *a, const se_fingerprint *b, char *msg, size_t cap);
+/* One 64-bit digest of the whole fingerprint (meta.json of a finished job). */
+uint64_t se_fp_digest(const se_fingerprint *fp);
+
+/* PREFIX.journal: a 4 KiB header (magic, the fingerprint), then one 16-byte
+ * slot per batch at a fixed offset. A slot holds (magic, batch, check) where
+ * check binds it to the fingerprint: writers on several nodes never touch the
+ * same bytes (no O_APPEND, which NFS does not make atomic), and a torn or
+ * stale slot only costs its own batch. */
+#define SE_JOURNAL_HEADER 4096
+/* Creates the journal under a temp name, synced, then renames it into place
+ * (directory synced): a crash leaves either no journal or an empty one. */
+se_status se_journal_create(const char *path, const se_fingerprint *fp, se_error *err);
+/* Reads a journal. *found = 0 if there is none. A fingerprint that differs is
+ * SE_EINVAL with what changed; else done[b] = 1 for every valid slot. */
+se_status se_journal_read(const char *path, const se_fingerprint *fp, unsigned char *done, int64_t *n_done,
+                          int *found, se_error *err);
+/* Marks batch b done at its slot (pwrite at a fixed offset, no sync). */
+se_status se_journal_mark(int fd, const char *path, const se_fingerprint *fp, int64_t b, se_error *err);
+
+/* ---------------------------------------------------------------- the job state */
+
+typedef struct {
+    int64_t line;
+    char reason[248];
+} se_skip_rec;
+
+typedef struct {
+    const char *path; /* issue 13 extends this to many files and formats */
+    int fd;
+} se_source;
+
+typedef struct {
+    const se_embed_opts *o;
+    const se_grid *g;
+    se_model_config cfg;
+    se_model *model;
+    se_tokenizer *tok;
+    char tok_msg[SE_ERRMSG_MAX]; /* why no tokenizer, if none */
+    int d;
+    int64_t win_len, stride, batch_tokens;
+    /* sources */
+    se_source *src;
+    int n_src;
+    uint64_t corpus_hash;
+    /* index */
+    se_docrec *docs;
+    int64_t n_docs, n_lines, n_blank, n_empty, n_invalid_utf8, n_framed;
+    se_skip_rec *skips; /* rank 0: all gathered (capped) */
+    int64_t n_skips, n_skips_total;
+    /* plan */
+    se_window *win;
+    int64_t n_win, n_tokens_total;
+    int64_t *order;
+    se_batch *batches;
+    int64_t n_batches;
+    unsigned char *done;
+    int64_t n_done_before;
+    /* journal and store */
+    se_fingerprint fp;
+    int store_fd, journal_fd;
+    int64_t store_hdr; /* npy header bytes of the store (pooling none) */
+    char store_path[4200], journal_path[4200];
+    /* timings */
+    double t_index, t_encode, t_assemble, t_sync, busy;
+    int64_t my_tokens, my_batches, n_syncs;
+} se_job;
+
+/* True once the CLI's signal handler asked the job to stop. */
+static inline int se_job_stopping(const se_job *J)
+{
+    return J->o->stop && *J->o->stop;
+}
+
+void se_job_path(char *buf, size_t cap, const char *prefix, const char *suffix);
+
+/* corpus.c: collective. Fills docs, counts, skips (rank 0), corpus_hash. */
+se_status se_corpus_index(se_job *J, se_error *err);
+/* Reads and tokenises document d again (its content tokens and type ids). */
+typedef struct {
+    int64_t doc;
+    se_ids ids;
+    int32_t *types;
+    size_t types_cap;
+    char *line;
+    size_t line_cap;
+} se_doc_cache;
+se_status se_corpus_load_doc(const se_job *J, se_doc_cache *c, int64_t d, se_error *err);
+void se_doc_cache_free(se_doc_cache *c);
+
+/* store.c: collective. The fingerprint of this run (after the plan). */
+se_status se_store_fingerprint(se_job *J, se_error *err);
+/* store.c: collective, after se_store_fingerprint: journal read (--resume) or creation,
+ * store file; done[] and n_done_before agreed. */
+se_status se_store_open(se_job *J, se_error *err);
+/* Group leaders: rows of finished batches wait in `pending` until a flush
+ * makes them durable (fdatasync of the store) and only then journals them. */
+typedef struct {
+    int64_t *batch;
+    int64_t n, cap;
+    double last;
+} se_pending;
+se_status se_store_flush(se_job *J, se_pending *p, se_error *err);
+se_status se_store_close(se_job *J, se_error *err);
+
+/* encode.c / assemble.c / output.c: collective. */
+se_status se_encode_run(se_job *J, se_error *err);
+/* The combine rule: row of a document from its windows' pooled rows
+ * (rows[k*d..], k < n_win, with lens[k] encoder tokens each):
+ *   max  element-wise max (= the max over all its token states)
+ *   mean token-count-weighted mean (= the mean over all its windows' tokens)
+ *   cls  token-count-weighted mean of the windows' [CLS] states
+ * sum is a d-double scratch. */
+void se_assemble_combine(float *out, const float *rows, const int32_t *lens, int64_t n_win, int d, se_pooling p,
+                         double *sum);
+se_status se_assemble_run(se_job *J, se_error *err);
+se_status se_output_finish(se_job *J, double t_start, se_error *err);
+/* Reads PREFIX.meta.json: 1 if it names this fingerprint digest (the job is
+ * already complete), 0 otherwise. */
+int se_output_is_complete(const se_job *J);
 
 #endif

@@ -52,3 +52,13 @@ int64_t se_plan_batches(const se_window *w, int64_t n_win, int64_t B, int64_t *o
     }
     return nb;
 }
+
+uint64_t se_plan_hash(const se_window *w, int64_t n_win, const int64_t *order, const se_batch *b, int64_t n_batches)
+{
+    uint64_t h = SE_FNV_INIT;
+    h = se_fnv1a64(h, &n_win, sizeof n_win);
+    h = se_fnv1a64(h, w, (size_t)n_win * sizeof *w);
+    h = se_fnv1a64(h, order, (size_t)n_win * sizeof *order);
+    h = se_fnv1a64(h, &n_batches, sizeof n_batches);
+    return se_fnv1a64(h, b, (size_t)n_batches * sizeof *b);
+}

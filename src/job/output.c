@@ -1,0 +1,197 @@
+/* The output files: PREFIX.ids.txt from the ranks' parts, PREFIX.meta.json,
+ * and the renames into the final names, meta.json (the mark of a complete
+ * job) last, each followed by an fsync of the directory. */
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "job/embed_internal.h"
+
+void se_job_path(char *buf, size_t cap, const char *prefix, const char *suffix)
+{
+    snprintf(buf, cap, "%s%s", prefix, suffix);
+}
+
+/* fflush + fsync + fclose of a stdio stream, each checked. */
+static se_status close_stream(FILE *f, const char *path, se_status st, se_error *err)
+{
+    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int e = errno;
+    bad |= fclose(f) != 0;
+    if (!st && bad) st = se_error_set(err, SE_EIO, "%s: write failed: %s", path, strerror(e ? e : errno));
+    return st;
+}
+
+static se_status write_ids(se_job *J, se_error *err)
+{
+    char out[4200], part[4200];
+    se_job_path(out, sizeof out, J->o->output, ".ids.txt.tmp");
+    FILE *f = fopen(out, "wb");
+    if (!f) return se_error_set(err, SE_EIO, "%s: cannot create: %s", out, strerror(errno));
+    char buf[1 << 16];
+    se_status st = SE_OK;
+    for (int r = 0; r < J->g->world_size && !st; r++) {
+        snprintf(part, sizeof part, "%s.ids.part%d", J->o->output, r);
+        FILE *p = fopen(part, "rb");
+        if (!p) {
+            st = se_error_set(err, SE_EIO, "%s: cannot open: %s", part, strerror(errno));
+            break;
+        }
+        size_t k;
+        while (!st && (k = fread(buf, 1, sizeof buf, p)) > 0)
+            if (fwrite(buf, 1, k, f) != k) st = se_error_set(err, SE_EIO, "%s: write failed: %s", out, strerror(errno));
+        if (!st && ferror(p)) st = se_error_set(err, SE_EIO, "%s: read failed", part);
+        fclose(p);
+    }
+    return close_stream(f, out, st, err);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static const char *window_rule(se_pooling p)
+{
+    switch (p) {
+    case SE_POOL_MAX: return "element-wise max over the windows' max rows = the max over all token states of all windows";
+    case SE_POOL_MEAN:
+        return "token-count-weighted mean of the windows' mean rows = the mean over every token of every window "
+               "(overlap tokens once per window, each window's [CLS] and [SEP] included)";
+    case SE_POOL_CLS: return "token-count-weighted mean of the windows' [CLS] states";
+    default: return "none: every window's token states, in document order";
+    }
+}
+
+static se_status write_meta(se_job *J, const double *group_fig, double total, se_error *err)
+{
+    const se_embed_opts *o = J->o;
+    const se_grid *g = J->g;
+    char path[4200];
+    se_job_path(path, sizeof path, o->output, ".meta.json.tmp");
+    FILE *f = fopen(path, "wb");
+    if (!f) return se_error_set(err, SE_EIO, "%s: cannot create: %s", path, strerror(errno));
+    fprintf(f, "{\n  \"shardenc_version\": \"%s\",\n  \"complete\": true,\n  \"fingerprint\": \"%016llx\",\n",
+            SE_VERSION, (unsigned long long)se_fp_digest(&J->fp));
+    fprintf(f, "  \"model\": ");
+    json_str(f, o->model_dir);
+    fprintf(f, ",\n  \"model_config\": {\"model_type\": ");
+    json_str(f, J->cfg.model_type);
+    fprintf(f, ", \"hidden_size\": %d, \"num_attention_heads\": %d, \"num_hidden_layers\": %d, "
+               "\"intermediate_size\": %d, \"hidden_act\": \"%s\", \"max_position_embeddings\": %d},\n",
+            J->cfg.d_model, J->cfg.n_heads, J->cfg.n_layers, J->cfg.d_ff, se_act_name(J->cfg.act), J->cfg.max_pos);
+    fprintf(f, "  \"input\": ");
+    json_str(f, J->src[0].path);
+    fprintf(f, ",\n  \"output_prefix\": ");
+    json_str(f, o->output);
+    fprintf(f,
+            ",\n  \"options\": {\"pooling\": \"%s\", \"normalize\": %s, \"window_tokens\": %lld, \"stride\": %lld, "
+            "\"batch_tokens\": %lld, \"tp\": %d, \"sp\": %s, \"on_error\": \"%s\"},\n",
+            se_pooling_name(o->pooling), o->normalize ? "true" : "false", (long long)J->win_len, (long long)J->stride,
+            (long long)J->batch_tokens, g->tp_size, o->sp ? "true" : "false", o->on_error_fail ? "fail" : "skip");
+    fprintf(f, "  \"window_pooling\": \"%s\",\n", window_rule(o->pooling));
+    fprintf(f, "  \"ids_escaping\": \"one id a line; backslash, newline and carriage return in an id are written "
+               "as \\\\\\\\, \\\\n, \\\\r\",\n");
+    fprintf(f,
+            "  \"counts\": {\"lines\": %lld, \"blank_lines\": %lld, \"documents\": %lld, \"windows\": %lld, "
+            "\"tokens\": %lld, \"batches\": %lld, \"batches_resumed\": %lld, \"skipped_lines\": %lld, "
+            "\"empty_documents\": %lld, \"invalid_utf8_replaced\": %lld, \"framed_id_documents\": %lld},\n",
+            (long long)J->n_lines, (long long)J->n_blank, (long long)J->n_docs, (long long)J->n_win,
+            (long long)J->n_tokens_total, (long long)J->n_batches, (long long)J->n_done_before,
+            (long long)J->n_skips_total, (long long)J->n_empty, (long long)J->n_invalid_utf8, (long long)J->n_framed);
+    fprintf(f, "  \"empty_document_result\": \"a zero row (pre-tokenised input with no ids); text input with no tokens "
+               "is encoded as [CLS] [SEP]\",\n");
+    fprintf(f, "  \"skipped\": [");
+    for (int64_t i = 0; i < J->n_skips; i++) {
+        fprintf(f, "%s\n    {\"line\": %lld, \"reason\": ", i ? "," : "", (long long)J->skips[i].line);
+        json_str(f, J->skips[i].reason);
+        fputc('}', f);
+    }
+    fprintf(f, "%s],\n", J->n_skips ? "\n  " : "");
+    fprintf(f, "  \"grid\": {\"world_size\": %d, \"tp\": %d, \"dp\": %d, \"threads_per_rank\": %d},\n", g->world_size,
+            g->tp_size, g->dp_size, omp_get_max_threads());
+    fprintf(f, "  \"groups\": [");
+    double mean = 0, mx = 0;
+    for (int i = 0; i < g->dp_size; i++) {
+        const double *v = group_fig + 5 * i;
+        fprintf(f,
+                "%s\n    {\"group\": %d, \"tokens\": %.0f, \"batches\": %.0f, \"busy_seconds\": %.3f, "
+                "\"syncs\": %.0f, \"sync_seconds\": %.3f}",
+                i ? "," : "", i, v[0], v[1], v[2], v[3], v[4]);
+        mean += v[2] / g->dp_size;
+        if (v[2] > mx) mx = v[2];
+    }
+    fprintf(f, "\n  ],\n  \"slowest_group_busy_over_mean\": %.4f,\n", mean > 0 ? mx / mean : 1.0);
+    fprintf(f,
+            "  \"timings\": {\"index_seconds\": %.3f, \"encode_seconds\": %.3f, \"assemble_seconds\": %.3f, "
+            "\"total_seconds\": %.3f, \"tokens_per_s\": %.1f}\n}\n",
+            J->t_index, J->t_encode, J->t_assemble, total,
+            J->t_encode > 0 ? (double)J->n_tokens_total / J->t_encode : 0.0);
+    return close_stream(f, path, SE_OK, err);
+}
+
+static se_status rename_tmp(const char *prefix, const char *suffix, se_error *err)
+{
+    char a[4200], b[4200];
+    snprintf(b, sizeof b, "%s%s", prefix, suffix);
+    snprintf(a, sizeof a, "%s%s.tmp", prefix, suffix);
+    return se_file_rename(a, b, err);
+}
+
+se_status se_output_finish(se_job *J, double t_start, se_error *err)
+{
+    const se_grid *g = J->g;
+    const se_embed_opts *o = J->o;
+    /* per-group figures for meta.json */
+    double mine[5] = {(double)J->my_tokens, (double)J->my_batches, J->busy, (double)J->n_syncs, J->t_sync};
+    double *all = g->world_rank == 0 ? calloc((size_t)g->world_size * 5, sizeof(double)) : NULL;
+    se_status st = g->world_rank == 0 && !all ? se_error_set(err, SE_ENOMEM, "cannot allocate group figures") : SE_OK;
+    void *got = NULL;
+    int64_t bytes = 0;
+    se_error merr;
+    se_status ms = se_dist_gatherv_bytes(mine, sizeof mine, &got, &bytes, 0, g->world, &merr);
+    if (!st && ms) st = ms, *err = merr;
+    if (!st && g->world_rank == 0) {
+        memcpy(all, got, (size_t)bytes);
+        /* keep the TP leaders' figures: one row per group */
+        for (int i = 0; i < g->dp_size; i++)
+            for (int k = 0; k < 5; k++) all[5 * i + k] = all[5 * (i * g->tp_size) + k];
+        st = write_ids(J, err);
+        if (!st) st = write_meta(J, all, se_time_now() - t_start, err);
+        /* final names only now; meta.json, the mark of a complete job, last */
+        if (!st && o->pooling == SE_POOL_NONE) st = rename_tmp(o->output, ".tokens.npy", err);
+        if (!st) st = rename_tmp(o->output, o->pooling == SE_POOL_NONE ? ".offsets.npy" : ".npy", err);
+        if (!st) st = rename_tmp(o->output, ".ids.txt", err);
+        if (!st) st = rename_tmp(o->output, ".meta.json", err);
+        if (!st) {
+            unlink(J->journal_path);
+            if (o->pooling != SE_POOL_NONE) unlink(J->store_path);
+        }
+    }
+    free(got), free(all);
+    return se_dist_agree(g->world, st, err);
+}
+
+int se_output_is_complete(const se_job *J)
+{
+    char path[4200], want[64];
+    se_job_path(path, sizeof path, J->o->output, ".meta.json");
+    char *text = NULL;
+    size_t len = 0;
+    se_error e;
+    if (se_read_file(path, 1 << 24, &text, &len, &e)) return 0;
+    snprintf(want, sizeof want, "\"fingerprint\": \"%016llx\"", (unsigned long long)se_fp_digest(&J->fp));
+    int ok = strstr(text, "\"complete\": true") && strstr(text, want);
+    free(text);
+    return ok ? 1 : 0;
+}
