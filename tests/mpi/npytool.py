@@ -8,6 +8,11 @@
         (one per window, in order) with weights LEN, within 1e-5
   npytool.py zero OUT.npy ROW             row ROW is all zeros
   npytool.py slice IN.npy A B OUT.npy     rows A..B-1 of IN into OUT
+  npytool.py docpool OUT.npy ROW TOKENS.npy OFFSETS.npy DOC MODE LEN [LEN ...]
+        row ROW of OUT (pooled embed output) equals MODE (cls|mean|max) computed
+        directly from document DOC's token states in a --pooling none output,
+        split into windows of LEN tokens: max over all states, mean over all
+        states, cls = LEN-weighted mean of each window's first state (1e-5)
 """
 import array, ast, math, struct, sys
 
@@ -70,6 +75,26 @@ def main(argv):
         lo, hi, d = int(argv[3]), int(argv[4]), s[1]
         save(argv[5], (hi - lo, d), array.array(a.typecode, a[lo * d:hi * d]))
         return 0
+    if cmd == "docpool":
+        (so, o), (st, t), (_, off) = load(argv[2]), load(argv[4]), load(argv[5])
+        row, doc, mode, lens = int(argv[3]), int(argv[6]), argv[7], [int(x) for x in argv[8:]]
+        d, t0 = so[1], off[doc]
+        if off[doc + 1] - t0 != sum(lens):
+            print(f"document {doc} has {off[doc + 1] - t0} token states, windows say {sum(lens)}")
+            return 1
+        states = [t[(t0 + i) * d:(t0 + i + 1) * d] for i in range(sum(lens))]
+        if mode == "max":
+            want = [max(s[j] for s in states) for j in range(d)]
+        elif mode == "mean":
+            want = [sum(s[j] for s in states) / len(states) for j in range(d)]
+        else:
+            firsts, k = [], 0
+            for n in lens:
+                firsts.append(states[k]); k += n
+            want = [sum(n * f[j] for n, f in zip(lens, firsts)) / sum(lens) for j in range(d)]
+        e = rel(o[row * d:(row + 1) * d], want)
+        print(f"{mode} of document {doc} from its token states: relative error {e:.3e}")
+        return 0 if e <= 1e-5 else 1
     print(__doc__)
     return 2
 

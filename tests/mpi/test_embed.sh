@@ -75,6 +75,30 @@ check "its windows alone" embed 1 --model "$fx/tiny_bert" --input "$w/wins.jsonl
 check "  = token-count-weighted mean of the windows" $npy window "$w/long.npy" 0 "$w/wins.npy" 64 64 64 35
 check "  meta.json says 4 windows" grep -q '"windows": 4' "$w/long.meta.json"
 
+# 3b. Windows pool like their pooling, checked against the document's token
+#     states (--pooling none); the same long document as text and as the
+#     framed ids of `shardenc tokenize` gives identical rows for every pooling.
+python3 - "$w/longtext.jsonl" "$fx/tiny_bert/vocab.txt" <<'PY'
+import json, random, sys
+random.seed(4); words = open(sys.argv[2]).read().split()[100:]
+open(sys.argv[1], "w").write(json.dumps({"id": "lt", "text": " ".join(random.choice(words) for _ in range(170))}) + "\n")
+PY
+"$bin" tokenize --quiet --model "$fx/tiny_bert" --input "$w/longtext.jsonl" --output "$w/longids.jsonl" >/dev/null 2>&1
+lens=$(python3 -c "
+import json, sys
+n = len(json.loads(open(sys.argv[1]).readline())['input_ids']) - 2; W, S, s, out = 62, 55, 0, []
+while True:
+    out.append(min(W, n - s) + 2)
+    if s + W >= n: break
+    s += S
+print(*out)" "$w/longids.jsonl")
+check "long text document, pooling none ($(echo $lens | wc -w) windows: $lens)" embed 1 --model "$fx/tiny_bert" --input "$w/longtext.jsonl" --output "$w/ltn" --pooling none
+for pool in cls mean max; do
+    check "long text, --pooling $pool" embed 1 --model "$fx/tiny_bert" --input "$w/longtext.jsonl" --output "$w/lt_$pool" --pooling $pool
+    check "  = $pool from its token states" $npy docpool "$w/lt_$pool.npy" 0 "$w/ltn.tokens.npy" "$w/ltn.offsets.npy" 0 $pool $lens
+    check "  its framed ids give identical rows" bash -c "$bin embed --quiet --model $fx/tiny_bert --input $w/longids.jsonl --output $w/li_$pool --pooling $pool && cmp $w/li_$pool.npy $w/lt_$pool.npy && grep -q '\"framed_id_documents\": 1' $w/li_$pool.meta.json"
+done
+
 # 4. Kill and resume: SIGTERM of one rank, then SIGKILL of one rank; each
 #    resumed run is byte-identical to an uninterrupted one. (Random kills,
 #    full disks and fingerprint refusals: test_embed_durable.sh.)
@@ -122,6 +146,15 @@ check "  meta.json names line 5 (id outside vocabulary)" grep -q '"line": 5, "re
 check "  invalid UTF-8 counted" grep -q '"invalid_utf8_replaced": [1-9]' "$w/bl.meta.json"
 embed 2 --model "$fx/tiny_bert" --input "$w/badlines.jsonl" --output "$w/blf" --on-error fail >"$w/e.log" 2>&1; rc=$?
 [ $rc -ne 0 ] && grep -q "badlines.jsonl:2:" "$w/e.log" && [ ! -e "$w/blf.npy" ] && ok "--on-error fail: exit $rc, names line 2" || { bad "--on-error fail"; cat "$w/e.log"; }
+# every line skipped (text under another key): a failure that suggests the cause
+printf '%s\n' '{"id": "a", "content": "hello"}' '{"id": "b", "content": "world"}' > "$w/content.jsonl"
+embed 2 --model "$fx/tiny_bert" --input "$w/content.jsonl" --output "$w/ct" >"$w/e.log" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "content.jsonl: all 2 non-blank lines were skipped" "$w/e.log" && grep -q '"content"' "$w/e.log" && [ ! -e "$w/ct.npy" ] && [ ! -e "$w/ct.meta.json" ] \
+    && ok "every line skipped: exit $rc, says why, no output" || { bad "every line skipped ($rc)"; cat "$w/e.log"; }
+# ids with a newline or a backslash cannot collide in ids.txt
+printf '%s\n' '{"id": "a\nb", "input_ids": [2, 5, 3]}' '{"id": "a b", "input_ids": [2, 6, 3]}' '{"id": "a\\nb", "input_ids": [2, 7, 3]}' > "$w/nlid.jsonl"
+check "ids with newlines" embed 1 --model "$fx/tiny_bert" --input "$w/nlid.jsonl" --output "$w/nl"
+check "  escaped, one a line, all distinct" diff "$w/nl.ids.txt" <(printf '%s\n' 'a\nb' 'a b' 'a\\nb')
 embed 2 --model "$fx/tiny_bert" --input "$w/nope.jsonl" --output "$w/x" >"$w/e.log" 2>&1; rc=$?
 [ $rc -ne 0 ] && [ "$(grep -c "nope.jsonl: cannot open" "$w/e.log")" = 1 ] && ok "missing input: exit $rc, message once" || { bad "missing input"; cat "$w/e.log"; }
 embed 2 --tp 3 --model "$fx/tiny_bert" --input "$w/mixed.jsonl" --output "$w/x" >"$w/e.log" 2>&1; rc=$?
