@@ -56,7 +56,8 @@ for phase in index first assemble random; do
         r=$(python3 "$SE_SRC/tests/mpi/killer.py" $phase "$out" "$delay" -- "$bin" embed --quiet "${opts[@]}" --output "$out" --resume)
     fi
     hits="$hits $r"
-    [ $had = 0 ] && [ -e "$out.meta.json" ] && [ "${r%% *}" = hit ] && bad "  a killed run left $out.meta.json"
+    # meta.json, renamed last, marks a complete job: whenever it is there, the outputs are whole
+    [ $had = 0 ] && [ -e "$out.meta.json" ] && ! same "$out" "$w/ref" >/dev/null 2>&1 && bad "  $phase: meta.json next to incomplete outputs"
 done
 sleep 0.5
 [ -z "$(pgrep -f -- "--output $out ")" ] && ok "no rank left after the kills" || bad "ranks left after kill -9"
@@ -65,6 +66,29 @@ case "$hits" in *"hit index"*"hit first"*"hit assemble"*) ok "killed during inde
     *) bad "a phase was not hit:$hits" ;; esac
 check "resumed after the kills" run1 "${opts[@]}" --output "$out" --resume
 check "  byte-identical" same "$out" "$w/ref"
+
+# 2b. Signals (handled by the CLI): one SIGINT stops after the batch in hand
+#     with exit 3; a second one ends the process at once (128 + 2). Batches
+#     of a second or so (small_bert, 8192 tokens) leave time for the second.
+python3 - "$w/long.jsonl" <<'PY'
+import json, random, sys
+random.seed(2)
+with open(sys.argv[1], "w") as f:
+    for i in range(96):
+        f.write(json.dumps({"id": i, "input_ids": [random.randrange(5, 2000) for _ in range(256)]}) + "\n")
+PY
+sopts=(--model "$fx/small_bert" --input "$w/long.jsonl" --pooling cls --batch-tokens 8192)
+for n in 1 2; do
+    "$bin" embed --quiet "${sopts[@]}" --output "$w/sig$n" >"$w/e.log" 2>&1 & p=$!
+    for _ in $(seq 1 1000); do [ -f "$w/sig$n.journal" ] && break; sleep 0.01; done
+    kill -INT $p; [ $n = 2 ] && { sleep 0.2; kill -INT $p; }
+    wait $p; rc=$?
+    want=$([ $n = 1 ] && echo 3 || echo 130)
+    [ $rc = $want ] && [ ! -e "$w/sig$n.npy" ] && ok "$n SIGINT: exit $rc" || { bad "$n SIGINT: exit $rc, wanted $want"; cat "$w/e.log"; }
+done
+check "  resumed after Ctrl-C" run1 "${sopts[@]}" --output "$w/sig1" --resume
+check "  resumed after a second Ctrl-C" run1 "${sopts[@]}" --output "$w/sig2" --resume
+check "  both byte-identical" cmp "$w/sig1.npy" "$w/sig2.npy"
 
 # 3. A full file system: a real tmpfs too small for the token states.
 mkdir -p "$mnt"
