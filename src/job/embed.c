@@ -142,9 +142,17 @@ se_status se_embed_run(const se_embed_opts *o, const se_grid *g, se_error *err)
     int complete = 0;
     if (!st) st = already_complete(&J, &complete, err);
     if (!st && complete) {
-        if (g->world_rank == 0 && !o->quiet)
-            fprintf(stderr, "shardenc embed: --resume: %s.meta.json says this job is complete; nothing to do\n",
-                    o->output);
+        if (g->world_rank == 0) {
+            /* killed after meta.json was renamed: what is left is spent */
+            char p[4200];
+            se_job_path(p, sizeof p, o->output, ".journal");
+            unlink(p);
+            se_job_path(p, sizeof p, o->output, ".windows.tmp");
+            if (o->pooling != SE_POOL_NONE) unlink(p);
+            if (!o->quiet)
+                fprintf(stderr, "shardenc embed: --resume: %s.meta.json says this job is complete; nothing to do\n",
+                        o->output);
+        }
         goto out;
     }
     if (!st) {

@@ -122,6 +122,13 @@ se_status se_store_open(se_job *J, se_error *err)
     if (g->world_rank == 0) {
         int found = 0;
         if (o->resume) st = se_journal_read(J->journal_path, &J->fp, J->done, &J->n_done_before, &found, err);
+        if (!st && found && J->n_done_before > 0 && none && access(J->store_path, F_OK) != 0) {
+            /* killed between the renames of a finished job: the token file
+             * already has its final name, but meta.json does not say complete */
+            char fin[4200];
+            se_job_path(fin, sizeof fin, o->output, ".tokens.npy");
+            if (access(fin, F_OK) == 0) st = se_file_rename(fin, J->store_path, err);
+        }
         if (!st && found && J->n_done_before > 0) {
             struct stat sb;
             if (stat(J->store_path, &sb) != 0 || sb.st_size != store_bytes)

@@ -91,10 +91,10 @@ check "  resumed after a second Ctrl-C" run1 "${sopts[@]}" --output "$w/sig2" --
 check "  both byte-identical" cmp "$w/sig1.npy" "$w/sig2.npy"
 
 # 3. A full file system: a real tmpfs too small for the token states.
+nopts=(--model "$w/model" --input "$w/c.jsonl" --pooling none --batch-tokens 1024 --sync-batches 1)
+check "reference run (pooling none)" run1 "${nopts[@]}" --output "$w/nref"
 mkdir -p "$mnt"
 if mount -t tmpfs -o size=4m tmpfs "$mnt" 2>"$w/e.log"; then
-    nopts=(--model "$w/model" --input "$w/c.jsonl" --pooling none --batch-tokens 1024 --sync-batches 1)
-    check "reference run (pooling none)" run1 "${nopts[@]}" --output "$w/nref"
     "$bin" embed --quiet "${nopts[@]}" --output "$mnt/o" >"$w/e.log" 2>&1; rc=$?
     if [ $rc -ne 0 ] && grep -q "$mnt/o.tokens.npy.tmp.*No space left on device" "$w/e.log" \
         && [ ! -e "$mnt/o.tokens.npy" ] && [ ! -e "$mnt/o.meta.json" ] && [ ! -e "$mnt/o.offsets.npy" ]; then
@@ -109,6 +109,15 @@ if mount -t tmpfs -o size=4m tmpfs "$mnt" 2>"$w/e.log"; then
 else
     bad "cannot mount a tmpfs (the tests run as root)"; cat "$w/e.log"
 fi
+
+# 3b. Stopped between the final renames (pooling none: the token file already
+#     has its final name, meta.json not yet): --resume finishes the job.
+mkdir "$w/rn.offsets.npy"   # the rename of the offsets fails: a directory has the name
+run1 "${nopts[@]}" --output "$w/rn" >"$w/e.log" 2>&1 && bad "rename onto a directory succeeded"
+[ -e "$w/rn.tokens.npy" ] && [ ! -e "$w/rn.meta.json" ] && grep -q "rn.offsets.npy" "$w/e.log" && ok "failed between the renames, named" || { bad "renames"; cat "$w/e.log"; }
+rmdir "$w/rn.offsets.npy"
+check "  --resume finishes" run1 "${nopts[@]}" --output "$w/rn" --resume
+check "  byte-identical" bash -c "cmp $w/rn.tokens.npy $w/nref.tokens.npy && cmp $w/rn.offsets.npy $w/nref.offsets.npy && cmp $w/rn.ids.txt $w/nref.ids.txt"
 
 # 4. --resume refuses what changed, and says what. A job whose assembly
 #    fails (its output name is taken by a directory) leaves a complete journal.
