@@ -92,9 +92,9 @@ while True:
     if s + W >= n: break
     s += S
 print(*out)" "$w/longids.jsonl")
-check "long text document, pooling none ($(echo $lens | wc -w) windows: $lens)" embed 1 --model "$fx/tiny_bert" --input "$w/longtext.jsonl" --output "$w/ltn" --pooling none
+check "long text document, pooling none ($(echo $lens | wc -w) windows: $lens)" "$bin" embed --quiet --model "$fx/tiny_bert" --input "$w/longtext.jsonl" --output "$w/ltn" --pooling none
 for pool in cls mean max; do
-    check "long text, --pooling $pool" embed 1 --model "$fx/tiny_bert" --input "$w/longtext.jsonl" --output "$w/lt_$pool" --pooling $pool
+    check "long text, --pooling $pool" "$bin" embed --quiet --model "$fx/tiny_bert" --input "$w/longtext.jsonl" --output "$w/lt_$pool" --pooling $pool
     check "  = $pool from its token states" $npy docpool "$w/lt_$pool.npy" 0 "$w/ltn.tokens.npy" "$w/ltn.offsets.npy" 0 $pool $lens
     check "  its framed ids give identical rows" bash -c "$bin embed --quiet --model $fx/tiny_bert --input $w/longids.jsonl --output $w/li_$pool --pooling $pool && cmp $w/li_$pool.npy $w/lt_$pool.npy && grep -q '\"framed_id_documents\": 1' $w/li_$pool.meta.json"
 done
@@ -153,7 +153,7 @@ embed 2 --model "$fx/tiny_bert" --input "$w/content.jsonl" --output "$w/ct" >"$w
     && ok "every line skipped: exit $rc, says why, no output" || { bad "every line skipped ($rc)"; cat "$w/e.log"; }
 # ids with a newline or a backslash cannot collide in ids.txt
 printf '%s\n' '{"id": "a\nb", "input_ids": [2, 5, 3]}' '{"id": "a b", "input_ids": [2, 6, 3]}' '{"id": "a\\nb", "input_ids": [2, 7, 3]}' > "$w/nlid.jsonl"
-check "ids with newlines" embed 1 --model "$fx/tiny_bert" --input "$w/nlid.jsonl" --output "$w/nl"
+check "ids with newlines" "$bin" embed --quiet --model "$fx/tiny_bert" --input "$w/nlid.jsonl" --output "$w/nl"
 check "  escaped, one a line, all distinct" diff "$w/nl.ids.txt" <(printf '%s\n' 'a\nb' 'a b' 'a\\nb')
 embed 2 --model "$fx/tiny_bert" --input "$w/nope.jsonl" --output "$w/x" >"$w/e.log" 2>&1; rc=$?
 [ $rc -ne 0 ] && [ "$(grep -c "nope.jsonl: cannot open" "$w/e.log")" = 1 ] && ok "missing input: exit $rc, message once" || { bad "missing input"; cat "$w/e.log"; }
