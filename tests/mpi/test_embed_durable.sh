@@ -27,7 +27,7 @@ import json, random, sys
 random.seed(11)
 words = open(sys.argv[2]).read().split()[100:]
 with open(sys.argv[1], "w") as f:
-    for i in range(3000):
+    for i in range(2000):
         n = random.choice([2, 4, 8, 12, 30, 80])
         f.write(json.dumps({"id": f"d{i}", "text": " ".join(random.choice(words) for _ in range(n))}) + "\n")
 PY
@@ -75,7 +75,7 @@ python3 - "$w/long.jsonl" <<'PY'
 import json, random, sys
 random.seed(2)
 with open(sys.argv[1], "w") as f:
-    for i in range(96):
+    for i in range(64):
         f.write(json.dumps({"id": i, "input_ids": [random.randrange(5, 2000) for _ in range(256)]}) + "\n")
 PY
 sopts=(--model "$fx/small_bert" --input "$w/long.jsonl" --pooling cls --batch-tokens 8192)
