@@ -88,7 +88,7 @@ se_status se_file_commit(const char *path, const void *a, size_t na, const void 
 
 /* FNV-1a, 64 bit (http://www.isthe.com/chongo/tech/comp/fnv/): h = (h ^ byte) * 2^40+2^8+0xb3.
  * Chain calls by passing the previous value; start with SE_FNV_INIT. */
-#define SE_FNV_INIT 1469598103934665603ULL
+#define SE_FNV_INIT 14695981039346656037ULL /* the FNV-64 offset basis, 0xcbf29ce484222325 */
 uint64_t se_fnv1a64(uint64_t h, const void *p, size_t n);
 /* FNV-1a of a whole file's content. */
 se_status se_hash_file(const char *path, uint64_t *out, se_error *err);
