@@ -148,6 +148,17 @@ se_status se_corpus_index(se_job *J, se_error *err)
                 ds = se_error_set(&derr, SE_EINVAL, "%s: document has \"text\" but %s", where, J->tok_msg);
             } else {
                 ds = se_tok_encode(J->tok, doc.text, doc.text_len, 0, &ids, &n_inv, &derr);
+                /* an added token past the model's embedding table: the
+                 * tokenizer does not belong to this model, fatal for the job */
+                for (size_t i = 0; !ds && i < ids.n; i++)
+                    if (ids.ids[i] < 0 || ids.ids[i] >= J->cfg.vocab_size) {
+                        const char *tk = se_tok_id_to_token(J->tok, ids.ids[i]);
+                        no_tokenizer = 1;
+                        ds = se_error_set(&derr, SE_ESHAPE,
+                                          "%s: the tokenizer produced id %d ('%.64s') outside the model's vocabulary "
+                                          "(vocab_size %d): tokenizer and model do not match",
+                                          where, ids.ids[i], tk ? tk : "?", J->cfg.vocab_size);
+                    }
             }
         }
         if (!ds && !doc.text && J->cfg.type_vocab <= 1 && doc.type_ids) {
@@ -174,7 +185,7 @@ se_status se_corpus_index(se_job *J, se_error *err)
             if (o->on_error_fail || no_tokenizer) {
                 fail_line = lines;
                 snprintf(fail_reason, sizeof fail_reason, "%s", reason);
-                st = no_tokenizer ? SE_EINVAL : SE_EFORMAT;
+                st = no_tokenizer ? derr.code : SE_EFORMAT;
                 break;
             }
             if (nskip < MAX_SKIP_RECORDS) {

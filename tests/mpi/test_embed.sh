@@ -155,6 +155,20 @@ embed 2 --model "$fx/tiny_bert" --input "$w/content.jsonl" --output "$w/ct" >"$w
 printf '%s\n' '{"id": "a\nb", "input_ids": [2, 5, 3]}' '{"id": "a b", "input_ids": [2, 6, 3]}' '{"id": "a\\nb", "input_ids": [2, 7, 3]}' > "$w/nlid.jsonl"
 check "ids with newlines" "$bin" embed --quiet --model "$fx/tiny_bert" --input "$w/nlid.jsonl" --output "$w/nl"
 check "  escaped, one a line, all distinct" diff "$w/nl.ids.txt" <(printf '%s\n' 'a\nb' 'a b' 'a\\nb')
+# a tokenizer whose ids run past the model's vocab_size (sparse tokenizer.json ids): named, fatal
+mkdir -p "$w/sparse" && cp "$fx/tiny_bert/config.json" "$fx/tiny_bert/model.safetensors" "$w/sparse/"
+python3 - "$SE_FIXTURES/vocab/bert-cased-config/tokenizer.json" "$fx/tiny_bert/vocab.txt" "$w/sparse/tokenizer.json" "$w/sparse.jsonl" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1])); words = [x for x in open(sys.argv[2]).read().split("\n") if x]
+voc = {x: i for i, x in enumerate(words)}; victim = words[500]; del voc[victim]; voc[victim] = 1500
+t["model"]["vocab"] = voc
+t["added_tokens"] = [dict(a, id=voc[a["content"]]) for a in t["added_tokens"] if a["content"] in voc]
+json.dump(t, open(sys.argv[3], "w"))
+open(sys.argv[4], "w").write(json.dumps({"id": "x", "text": "hello " + victim}) + "\n")
+PY
+"$bin" embed --quiet --model "$w/sparse" --input "$w/sparse.jsonl" --output "$w/sp" >"$w/e.log" 2>&1; rc=$?
+[ $rc = 1 ] && grep -q "sparse.jsonl:1: the tokenizer produced id 1500 .* outside the model's vocabulary" "$w/e.log" && [ ! -e "$w/sp.npy" ] \
+    && ok "tokenizer id past vocab_size: exit 1, named" || { bad "tokenizer id past vocab_size ($rc)"; cat "$w/e.log"; }
 embed 2 --model "$fx/tiny_bert" --input "$w/nope.jsonl" --output "$w/x" >"$w/e.log" 2>&1; rc=$?
 [ $rc -ne 0 ] && [ "$(grep -c "nope.jsonl: cannot open" "$w/e.log")" = 1 ] && ok "missing input: exit $rc, message once" || { bad "missing input"; cat "$w/e.log"; }
 embed 2 --tp 3 --model "$fx/tiny_bert" --input "$w/mixed.jsonl" --output "$w/x" >"$w/e.log" 2>&1; rc=$?
