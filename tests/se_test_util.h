@@ -95,4 +95,21 @@ static inline int64_t se_test_read_f32(const char *path, float **data)
     return n;
 }
 
+/* A fresh folder under /tmp for tests that need real files (cmocka group
+ * setup/teardown), removed with everything in it. */
+static char se_test_dir[64];
+static inline int se_test_dir_setup(void **state)
+{
+    (void)state;
+    snprintf(se_test_dir, sizeof se_test_dir, "/tmp/se_test_XXXXXX");
+    return mkdtemp(se_test_dir) ? 0 : -1;
+}
+static inline int se_test_dir_teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", se_test_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 #endif

@@ -12,35 +12,21 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
+#include <glob.h>
 
 #include "shardenc/core.h"
+#include "se_test_util.h"
 
-static char g_dir[64];
+#define g_dir se_test_dir
 
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/se_file_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
+/* files in dir, temp files included (glob's "*" skips only dot files) */
 static int n_entries(const char *dir)
 {
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.') n++;
-    closedir(d);
+    char pat[128];
+    snprintf(pat, sizeof pat, "%s/*", dir);
+    glob_t g;
+    int n = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
+    globfree(&g);
     return n;
 }
 
@@ -103,5 +89,5 @@ int main(void)
         cmocka_unit_test(test_commit_whole_or_nothing),
         cmocka_unit_test(test_short_read_and_hash),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, se_test_dir_setup, se_test_dir_teardown);
 }

@@ -14,23 +14,9 @@
 #include <unistd.h>
 
 #include "job/embed_internal.h"
+#include "se_test_util.h"
 
-static char g_dir[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/se_journal_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#define g_dir se_test_dir
 
 static se_fingerprint base_fp(void)
 {
@@ -214,5 +200,5 @@ int main(void)
         cmocka_unit_test(test_refusal_names_what_changed),
         cmocka_unit_test(test_diff_lists_several),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, se_test_dir_setup, se_test_dir_teardown);
 }
