@@ -54,6 +54,22 @@ const char *se_st_metadata(const se_st_file *f, const char *key);
 se_status se_st_read_f32(const se_st_file *f, const se_st_tensor *t, int64_t row0, int64_t nrows,
                          int64_t col0, int64_t ncols, float *dst, se_error *err);
 
+/* The weights of a model folder: DIR/model.safetensors, or the shards that
+ * DIR/model.safetensors.index.json maps tensor names to ({"weight_map":
+ * {"name": "model-00001-of-00002.safetensors", ...}}, Hugging Face's
+ * save_pretrained sharding). Each shard is opened (mmap, validated) once;
+ * nothing is read until a tensor is asked for, so a rank reads only its
+ * slices. A shard name with a '/' or a listed tensor its shard lacks is
+ * refused naming the index; pytorch_model.bin alone is refused (a pickle). */
+typedef struct se_st_set se_st_set;
+se_status se_st_set_open(const char *dir, se_st_set **out, se_error *err);
+void se_st_set_close(se_st_set *s);
+/* The tensor and the file holding it; NULL (and *file NULL) if absent. */
+const se_st_tensor *se_st_set_find(const se_st_set *s, const char *name, const se_st_file **file);
+/* What to name in messages: the single file, or the index. */
+const char *se_st_set_path(const se_st_set *s);
+int se_st_set_n_files(const se_st_set *s);
+
 /* Writes a safetensors file (F32, F16 or BF16 from fp32 data, rounding to
  * nearest even). Used by tests, `shardenc init-model` and the demo model. */
 typedef struct {
@@ -73,7 +89,12 @@ uint16_t se_f32_to_bf16(float x);
 float se_bf16_to_f32(uint16_t h);
 
 /* ------------------------------------------------------------------ config.json */
-typedef enum { SE_ARCH_BERT = 0, SE_ARCH_VANILLA } se_arch;
+/* The family a config.json names (model_type); src/model maps each to its
+ * recipe (model.h, se_recipe). roberta, xlm-roberta and camembert share one. */
+typedef enum {
+    SE_ARCH_BERT = 0, SE_ARCH_VANILLA, SE_ARCH_ROBERTA, SE_ARCH_DISTILBERT, SE_ARCH_ELECTRA,
+    SE_ARCH_COUNT
+} se_arch;
 typedef enum { SE_ACT_GELU_ERF = 0, SE_ACT_GELU_TANH, SE_ACT_RELU } se_act;
 typedef enum { SE_SIN_INTERLEAVED = 0, SE_SIN_CONCAT } se_sin_layout;
 
@@ -90,13 +111,16 @@ typedef struct {
     int vocab_size;
     float ln_eps;            /* layer_norm_eps */
     int pad_token_id;
+    int emb_size;            /* embedding_size (ELECTRA; projected to hidden_size); else = d_model */
     /* vanilla only */
     se_sin_layout sin_layout;
     double sin_base;         /* sinusoidal_base, default 10000 */
     int scale_embedding;     /* x sqrt(d_model), default true */
 } se_model_config;
 
-/* Parses config.json. Missing keys take Hugging Face's BertConfig defaults;
+/* Parses config.json. Missing keys take the family's Hugging Face config
+ * defaults (BertConfig, RobertaConfig, DistilBertConfig with its own key
+ * names dim/n_layers/n_heads/hidden_dim/activation, ElectraConfig);
  * what the runtime cannot run (unknown model_type or hidden_act, a
  * position_embedding_type other than absolute for BERT, hidden_size not
  * divisible by num_attention_heads, ...) is refused by name. */

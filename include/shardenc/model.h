@@ -10,6 +10,57 @@
 #include "shardenc/dist.h"
 #include "shardenc/io.h"
 
+/* ------------------------------------------------------------------ recipes
+ * A family is data (DESIGN.md, "Families are data"): one forward reads these
+ * axes and one loader reads these names; adding a family is one small file
+ * src/model/family_<name>.c holding its se_recipe, plus its reference test.
+ * Axes values that no family uses yet (pre-LN, RoPE, ALiBi, gated FFN, local
+ * layers: issue 12) are named here so the table has their place; a recipe that
+ * uses one the forward does not implement is refused by se_recipe_check. */
+typedef enum {
+    SE_POS_LEARNED = 0,    /* E_pos[p], p = 0.. (BERT, DistilBERT, ELECTRA) */
+    SE_POS_LEARNED_OFFSET, /* E_pos[pad+1+#non-pad before], pad tokens at E_pos[pad] (RoBERTa) */
+    SE_POS_SINUSOIDAL,     /* fixed table added to the embeddings (vanilla) */
+    SE_POS_ROPE,           /* q, k rotated per head (issue 12) */
+    SE_POS_ALIBI,          /* score - m_h·|i-j| (issue 12) */
+    SE_POS_REL_BUCKETS,    /* score + bias[h, bucket(j-i)] (MPNet) */
+} se_pos_kind;
+typedef enum { SE_NORM_POST = 0, SE_NORM_PRE } se_norm_place;
+typedef enum { SE_FFN_DENSE = 0, SE_FFN_GATED } se_ffn_kind;
+
+/* Tensor names of one layer (printf formats taking the layer index). Q, K, V
+ * apart, or fused: row blocks j·d of one [3d, d] tensor named by qkv_w[0]. */
+typedef struct {
+    const char *qkv_w[3], *qkv_b[3];
+    int fused;
+    const char *wo, *bo, *ln1_g, *ln1_b, *w1, *b1, *w2, *b2, *ln2_g, *ln2_b;
+} se_layer_names;
+
+typedef struct {
+    const char *family;          /* "bert", "roberta", ... as `info` prints it */
+    const char *prefixes[3];     /* tried in order when the bare names are absent ("bert.") */
+    /* embeddings: token (+ position) (+ type) (+ norm) (+ projection); NULL = absent */
+    const char *tok_emb, *pos_emb, *type_emb, *emb_ln_g, *emb_ln_b, *emb_proj_w, *emb_proj_b;
+    se_layer_names layer;
+    const char *layer_probe;     /* a name of layer %d, to notice extra layers in the file */
+    se_pos_kind pos;
+    se_norm_place norm;
+    se_ffn_kind ffn;
+    int emb_scale_sqrt_d;        /* x = E_tok·√d (vanilla, from scale_embedding) */
+    const char *specials;        /* what a text window is wrapped in, for info */
+} se_recipe;
+
+/* The recipe of a config's family (never NULL for a parsed config). */
+const se_recipe *se_recipe_of(const se_model_config *cfg);
+/* Refuses, by axis name, a recipe whose axes the forward does not run. */
+se_status se_recipe_check(const se_recipe *r, se_error *err);
+/* One line describing the recipe (for info and banners). */
+void se_recipe_describe(const se_recipe *r, const se_model_config *cfg, char *buf, size_t cap);
+/* First position index used by a sequence (pad+1 for RoBERTa, else 0) and the
+ * longest sequence the position table allows (0 = unlimited). */
+int se_recipe_first_pos(const se_recipe *r, const se_model_config *cfg);
+int64_t se_recipe_max_len(const se_recipe *r, const se_model_config *cfg);
+
 /* What one tensor-parallel rank owns: heads [h0, h0+nh) and FFN units
  * [f0, f0+nf), contiguous (se_split: 12 heads on 5 ranks = 3,3,2,2,2). */
 typedef struct {
@@ -37,12 +88,14 @@ typedef struct {
 
 typedef struct {
     se_model_config cfg;
+    const se_recipe *recipe;
     se_shard shard;
     int d_head;
-    float *tok_emb;  /* [vocab, d] */
-    float *pos_emb;  /* [max_pos, d] (BERT) or NULL */
-    float *type_emb; /* [type_vocab, d] (BERT) or NULL */
-    float *emb_ln_g, *emb_ln_b; /* (BERT) or NULL */
+    float *tok_emb;  /* [vocab, e]  e = cfg.emb_size (= d_model unless projected) */
+    float *pos_emb;  /* [max_pos, e] or NULL */
+    float *type_emb; /* [type_vocab, e] or NULL */
+    float *emb_ln_g, *emb_ln_b; /* [e] or NULL */
+    float *emb_proj_w, *emb_proj_b; /* [d, e], [d] (ELECTRA with e != d) or NULL */
     se_layer *layers;
     float *arena;        /* every weight above lives in this one allocation */
     size_t arena_floats;
@@ -51,8 +104,10 @@ typedef struct {
     char source[512];    /* folder the weights came from, or "random(seed)" */
 } se_model;
 
-/* Loads DIR/config.json and this rank's slices of DIR/model.safetensors.
- * Tensor names with or without the `bert.` prefix; legacy LayerNorm
+/* Loads DIR/config.json and this rank's slices of DIR/model.safetensors, or
+ * of the shards DIR/model.safetensors.index.json lists (each tensor read from
+ * the file its weight_map names). Names per the family's recipe, with or
+ * without its prefix (`bert.`, `roberta.`, ...); legacy LayerNorm
  * gamma/beta; unused tensors (cls.*, pooler.*) ignored; every shape checked
  * against the config with the tensor named in the message. */
 se_status se_model_load(const char *dir, int tp_rank, int tp_size, se_model **out, se_error *err);
