@@ -130,6 +130,47 @@ se_status se_config_parse(const char *json, size_t len, const char *name, se_mod
 se_status se_config_save(const char *path, const se_model_config *cfg, se_error *err);
 const char *se_act_name(se_act a);
 
+/* ------------------------------------------------------------------ sentence-transformers folders
+ * What SentenceTransformer(dir) reads besides the encoder (sentence-transformers
+ * SentenceTransformer._load_sbert_model and models/{Pooling,Dense,Normalize}.py):
+ *   modules.json                       [{"idx", "name", "path", "type"}, ...] in order
+ *   <Pooling path>/config.json         pooling_mode_* flags (or "pooling_mode"), include_prompt
+ *   <Dense path>/config.json           in_features, out_features, bias, activation_function
+ *   <Dense path>/model.safetensors     linear.weight [out, in], linear.bias [out]
+ *   sentence_bert_config.json          max_seq_length, do_lower_case
+ *   config_sentence_transformers.json  prompts {name: text}, default_prompt_name
+ * Module types other than Transformer, Pooling, Dense, Normalize are refused
+ * by name. */
+/* Pooling modes in the order Pooling.forward concatenates them. */
+enum { SE_STP_CLS = 0, SE_STP_MAX, SE_STP_MEAN, SE_STP_MEAN_SQRT_LEN, SE_STP_WEIGHTEDMEAN, SE_STP_LASTTOKEN, SE_STP_COUNT };
+typedef enum { SE_STM_TRANSFORMER = 0, SE_STM_POOLING, SE_STM_DENSE, SE_STM_NORMALIZE } se_stm_kind;
+typedef enum { SE_DACT_IDENTITY = 0, SE_DACT_TANH, SE_DACT_RELU, SE_DACT_SIGMOID, SE_DACT_GELU } se_dense_act;
+#define SE_ST_MAX_MODULES 8
+#define SE_ST_MAX_PROMPTS 16
+typedef struct {
+    se_stm_kind kind;
+    char path[512];          /* folder of the module, relative to the model folder ("" = root) */
+    unsigned modes;          /* pooling: bit SE_STP_* set per mode */
+    int include_prompt;      /* pooling: default true */
+    int in, out, bias;       /* dense */
+    se_dense_act act;        /* dense */
+} se_st_module;
+typedef struct {
+    int found;               /* modules.json present */
+    int n;
+    se_st_module m[SE_ST_MAX_MODULES];
+    int max_seq_length;      /* 0 = not given */
+    int do_lower_case;       /* -1 = not given */
+    int n_prompts;
+    char prompt_name[SE_ST_MAX_PROMPTS][64];
+    char *prompt_text[SE_ST_MAX_PROMPTS];
+    char default_prompt[64]; /* "" = none */
+} se_st_folder;
+se_status se_st_folder_load(const char *dir, se_st_folder *f, se_error *err);
+void se_st_folder_free(se_st_folder *f);
+const char *se_st_pool_mode_name(int mode); /* "cls", "max", "mean", "mean_sqrt_len_tokens", ... */
+const char *se_dense_act_name(se_dense_act a);
+
 /* ------------------------------------------------------------------ .npy
  * NumPy format 1.0: magic, version, header dict padded with spaces to a
  * multiple of 64 bytes, ending in '\n'. */

@@ -154,6 +154,46 @@ void se_pool(float *out, const float *hidden, int d, const int64_t *seq_start, i
              int normalize);
 void se_l2_normalize(float *rows, int n_rows, int d);
 
+/* ------------------------------------------------------------------ sentence-transformers head
+ * What follows the encoder in a sentence-transformers folder (io.h,
+ * se_st_folder): Pooling (modes concatenated in Pooling.forward's order:
+ * cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken), Dense
+ * layers (y = act(x·Wᵀ + b)), Normalize. A folder without modules.json gets
+ * today's default (cls, no Dense, no Normalize) and says so in desc. */
+typedef struct {
+    int in, out;
+    se_dense_act act;
+    float *w, *b; /* [out, in], [out] or NULL */
+} se_dense;
+typedef struct {
+    int n_modes;
+    int modes[SE_STP_COUNT];  /* SE_STP_*, in concatenation order */
+    int include_prompt;
+    int n_dense;
+    se_dense dense[SE_ST_MAX_MODULES];
+    int normalize;
+    int d_model, d_out;       /* encoder width; width of one output row */
+    int from_folder;          /* pooling came from the folder's modules */
+    int max_seq_length;       /* sentence_bert_config.json, 0 = none */
+    float *row;               /* scratch: 2 rows of the widest stage */
+    int row_w;
+    char desc[768];           /* what is used and where it came from */
+} se_head;
+/* Reads DIR's sentence-transformers modules (and Dense weights, each from its
+ * folder's model.safetensors) for an encoder of width d_model. pooling (NULL
+ * = the folder's) replaces the Pooling module: "cls", "mean", "max",
+ * "mean_sqrt_len_tokens", "weightedmean", "lasttoken", or several joined by
+ * '+' (concatenated in sentence-transformers' order); a Dense that no longer
+ * fits the pooled width is refused. normalize: -1 the folder's, 0 off, 1 on. */
+se_status se_head_load(const char *dir, int d_model, const char *pooling, int normalize, se_head *h, se_error *err);
+void se_head_free(se_head *h);
+/* out[s, :d_out] for each sequence of a packed batch: pool, Dense, and L2 if
+ * with_normalize (callers that merge windows first normalise after).
+ * skip[s] (or NULL) = leading prompt tokens that pooling leaves out when
+ * include_prompt is false (SentenceTransformer.encode's prompt_length). */
+void se_head_apply(const se_head *h, float *out, const float *hidden, const int64_t *seq_start, int n_seq,
+                   const int32_t *skip, int with_normalize);
+
 /* FLOPs of one forward as the bench counts them: per token per layer
  * 24·d² + 4·n·d (n = its sequence length), plus nothing for embeddings. */
 double se_model_flops(const se_model_config *cfg, const int64_t *seq_start, int n_seq, int n_layers);
