@@ -42,7 +42,8 @@ typedef struct {
     const char *input;
     const char *output;      /* prefix */
     int tp, sp;
-    se_pooling pooling;
+    se_pooling pooling;      /* SE_POOL_NONE: per-token states; otherwise head (if set) pools */
+    const se_head *head;     /* sentence-transformers head (pooling, Dense); NULL = se_pool(pooling) */
     int normalize;
     int64_t max_tokens;      /* window length; 0 = model limit (BERT) / unlimited (vanilla) */
     int64_t stride;          /* 0 = window - window/8 */

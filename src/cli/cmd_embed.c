@@ -11,9 +11,13 @@ static const se_opt_spec specs[] = {
     {"output", 1, "output prefix: PREFIX.npy, PREFIX.ids.txt, PREFIX.meta.json"},
     {"tp", 1, "tensor-parallel size: ranks sharing one model copy (default 1)"},
     {"sp", 0, "sequence-parallel collectives inside each TP group"},
-    {"pooling", 1, "cls (default), mean, max, or none (per-token states)"},
-    {"normalize", 0, "L2-normalise each embedding"},
-    {"max-tokens", 1, "window length in tokens (default: the model's limit; vanilla: unlimited)"},
+    {"pooling", 1,
+     "cls, mean, max, mean_sqrt_len_tokens, weightedmean, lasttoken (several joined by '+'), or none (per-token "
+     "states); default: the sentence-transformers folder's Pooling module, else cls"},
+    {"normalize", 0, "L2-normalise each embedding (default: on iff the folder has a Normalize module)"},
+    {"no-normalize", 0, "do not L2-normalise, even if the folder has a Normalize module"},
+    {"max-tokens", 1,
+     "window length in tokens (default: the folder's max_seq_length, else the model's limit; vanilla: unlimited)"},
     {"stride", 1, "window stride in content tokens (default: 1/8 overlap)"},
     {"batch-tokens", 1, "tokens per packed batch (default 8192, or the longest window)"},
     {"resume", 0, "continue an interrupted job with the same arguments"},
@@ -42,7 +46,7 @@ int se_cmd_embed(int argc, char **argv)
         if (rank == 0)
             se_opts_usage(stdout,
                           "[mpirun -n P] shardenc embed --model DIR --input FILE.jsonl --output PREFIX [--tp T] "
-                          "[--pooling cls|mean|max|none] [--normalize] [--resume]",
+                          "[--pooling MODE[+MODE..]|none] [--normalize|--no-normalize] [--resume]",
                           specs, NS);
         se_dist_finalize();
         return SE_EXIT_OK;
@@ -59,14 +63,36 @@ int se_cmd_embed(int argc, char **argv)
     if (!st) st = se_opt_int(&o, specs, NS, "stride", 0, 0, INT32_MAX, &eo.stride, &err);
     if (!st) st = se_opt_int(&o, specs, NS, "batch-tokens", 0, 0, INT32_MAX, &eo.batch_tokens, &err);
     if (!st) st = se_opt_int(&o, specs, NS, "progress-every", 10, 0, 86400, &pe, &err);
-    if (!st) st = se_pooling_parse(se_opt_str(&o, specs, NS, "pooling", "cls"), &eo.pooling, &err);
+    /* The sentence-transformers head: the folder's modules unless --pooling /
+     * --normalize / --no-normalize / --max-tokens say otherwise. */
+    const char *pooling = st ? NULL : se_opt_str(&o, specs, NS, "pooling", NULL);
+    se_head head = {0};
+    int have_head = 0;
+    if (!st && pooling && !strcmp(pooling, "none")) {
+        eo.pooling = SE_POOL_NONE;
+    } else if (!st) {
+        int nrm = se_opt_flag(&o, specs, NS, "normalize") ? 1 : se_opt_flag(&o, specs, NS, "no-normalize") ? 0 : -1;
+        se_model_config mc;
+        st = se_model_load_config(eo.model_dir, &mc, &err);
+        if (!st) st = se_head_load(eo.model_dir, mc.d_model, pooling, nrm, &head, &err);
+        have_head = !st;
+        if (!st) {
+            eo.pooling = SE_POOL_MEAN; /* not none: the head pools */
+            eo.head = &head;
+            int64_t lim = se_recipe_max_len(se_recipe_of(&mc), &mc);
+            if (eo.max_tokens == 0 && head.max_seq_length > 0)
+                eo.max_tokens = lim > 0 && head.max_seq_length > lim ? lim : head.max_seq_length;
+        }
+    }
     if (!st) {
         const char *oe = se_opt_str(&o, specs, NS, "on-error", "skip");
         if (!strcmp(oe, "fail")) eo.on_error_fail = 1;
         else if (strcmp(oe, "skip")) st = se_error_set(&err, SE_EINVAL, "--on-error '%s' is not skip or fail", oe);
     }
     eo.sp = se_opt_flag(&o, specs, NS, "sp");
-    eo.normalize = se_opt_flag(&o, specs, NS, "normalize");
+    eo.normalize = have_head ? head.normalize : se_opt_flag(&o, specs, NS, "normalize");
+    if (!st && se_opt_flag(&o, specs, NS, "normalize") && se_opt_flag(&o, specs, NS, "no-normalize"))
+        st = se_error_set(&err, SE_EINVAL, "--normalize and --no-normalize contradict each other");
     eo.resume = se_opt_flag(&o, specs, NS, "resume");
     eo.quiet = se_opt_flag(&o, specs, NS, "quiet");
     eo.progress_every = (double)pe;
@@ -91,6 +117,7 @@ int se_cmd_embed(int argc, char **argv)
     int code = se_cli_exit_code(st);
     if (st == SE_EREMOTE) code = strstr(err.msg, "interrupted") ? SE_EXIT_INTERRUPTED : SE_EXIT_FAIL;
     if (have_grid) se_grid_free(&g);
+    if (have_head) se_head_free(&head);
     se_dist_finalize();
     return code;
 }

@@ -69,6 +69,25 @@ int se_cmd_info(int argc, char **argv)
     else
         printf("positions: sinusoidal (%s, base %g), no length limit\n",
                c.sin_layout == SE_SIN_INTERLEAVED ? "interleaved" : "concat", c.sin_base);
+    size_t dl = strlen(dir);
+    if (!(dl > 5 && !strcmp(dir + dl - 5, ".json"))) {
+        /* the sentence-transformers settings a job would use by default */
+        se_head h;
+        if (se_head_load(dir, c.d_model, NULL, -1, &h, &err)) {
+            fprintf(stderr, "shardenc info: %s\n", err.msg);
+            return se_cli_exit_code(SE_EFORMAT);
+        }
+        se_st_folder f;
+        printf("sentence-transformers: %s; output width %d\n", h.desc, h.d_out);
+        if (!se_st_folder_load(dir, &f, &err)) {
+            for (int i = 0; i < f.n_prompts; i++)
+                printf("  prompt %s: \"%s\"%s\n", f.prompt_name[i], f.prompt_text[i],
+                       !strcmp(f.prompt_name[i], f.default_prompt) ? " (default)" : "");
+            if (f.do_lower_case >= 0) printf("  do_lower_case %s\n", f.do_lower_case ? "true" : "false");
+            se_st_folder_free(&f);
+        }
+        se_head_free(&h);
+    }
     printf("tensor-parallel plan for --tp %lld:\n", (long long)tp);
     printf("  %-5s %-12s %-16s %14s %14s %14s\n", "rank", "heads", "ffn units", "layer MiB", "replicated MiB",
            "total MiB");

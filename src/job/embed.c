@@ -395,6 +395,7 @@ static uint64_t fingerprint(const job *J)
     int64_t v[8] = {J->win_len, J->stride, J->batch_tokens, J->o->pooling, J->o->normalize, J->g->tp_size,
                     J->o->sp && J->g->tp_size > 1, J->n_docs};
     h = fnv(h, v, sizeof v);
+    if (J->o->head) h = fnv(h, J->o->head->desc, strlen(J->o->head->desc));
     h = fnv(h, &J->cfg, sizeof J->cfg);
     return h;
 }
@@ -616,7 +617,8 @@ static se_status encode(job *J, se_error *err)
                                     J->store_hdr + w->tok_off * d * (int64_t)sizeof(float), J->store_path, err);
                 }
             } else {
-                se_pool(pooled, h, d, starts, B->count, o->pooling, 0);
+                if (o->head) se_head_apply(o->head, pooled, h, starts, B->count, NULL, 0);
+                else se_pool(pooled, h, d, starts, B->count, o->pooling, 0);
                 for (int32_t i = 0; i < B->count && !ls; i++)
                     ls = pwrite_all(J->store_fd, pooled + (size_t)i * d, (size_t)d * sizeof(float),
                                     J->order[B->first + i] * d * (int64_t)sizeof(float), J->store_path, err);
@@ -828,6 +830,11 @@ static se_status write_meta(job *J, const double *group_fig, double total, se_er
             "\"batch_tokens\": %lld, \"tp\": %d, \"sp\": %s, \"on_error\": \"%s\"},\n",
             se_pooling_name(o->pooling), o->normalize ? "true" : "false", (long long)J->win_len, (long long)J->stride,
             (long long)J->batch_tokens, g->tp_size, o->sp ? "true" : "false", o->on_error_fail ? "fail" : "skip");
+    if (o->head) {
+        fprintf(f, "  \"head\": ");
+        json_str(f, o->head->desc);
+        fprintf(f, ",\n");
+    }
     fprintf(f,
             "  \"window_pooling\": \"a document longer than one window is the token-count-weighted mean of its "
             "windows' pooled rows\",\n");
@@ -890,13 +897,14 @@ static se_status setup(job *J, se_error *err)
         st = se_error_set(err, SE_EINVAL, "--tp %d exceeds the %d attention heads of %s", g->tp_size, J->cfg.n_heads,
                           o->model_dir);
     if (st) return st;
-    J->d = J->cfg.d_model;
-    /* window length and stride */
-    if (J->cfg.max_pos > 0) {
-        if (o->max_tokens > J->cfg.max_pos)
-            return se_error_set(err, SE_EINVAL, "--max-tokens %lld exceeds max_position_embeddings %d of %s",
-                                (long long)o->max_tokens, J->cfg.max_pos, o->model_dir);
-        J->win_len = o->max_tokens > 0 ? o->max_tokens : J->cfg.max_pos;
+    J->d = o->head ? o->head->d_out : J->cfg.d_model;
+    /* window length and stride; RoBERTa's positions start at padding_idx+1 */
+    int64_t max_len = se_recipe_max_len(se_recipe_of(&J->cfg), &J->cfg);
+    if (max_len > 0) {
+        if (o->max_tokens > max_len)
+            return se_error_set(err, SE_EINVAL, "--max-tokens %lld exceeds the %lld tokens max_position_embeddings %d of %s allows",
+                                (long long)o->max_tokens, (long long)max_len, J->cfg.max_pos, o->model_dir);
+        J->win_len = o->max_tokens > 0 ? o->max_tokens : max_len;
     } else {
         J->win_len = o->max_tokens; /* 0: the whole document, however long */
     }
@@ -999,6 +1007,7 @@ se_status se_embed_run(const se_embed_opts *o, const se_grid *g, se_error *err)
                 "tokens in %lld batches of <= %lld tokens; indexed in %.1fs\n",
                 (long long)J.n_docs, (long long)J.n_skips_total, (long long)J.n_win, (long long)J.win_len,
                 (long long)J.n_tokens_total, (long long)J.n_batches, (long long)J.batch_tokens, J.t_index);
+    if (!st && g->world_rank == 0 && !o->quiet && o->head) fprintf(stderr, "shardenc embed: %s\n", o->head->desc);
     if (!st) st = open_files(&J, err);
     if (!st && g->world_rank == 0 && o->resume && J.n_done_before > 0 && !o->quiet)
         fprintf(stderr, "shardenc embed: resuming: %lld of %lld batches were already done\n",

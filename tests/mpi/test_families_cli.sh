@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The families and sentence-transformers folders through `shardenc embed` and
+# `shardenc info` under real mpiexec (pre-tokenised input): a sentence-
+# transformers folder's own pipeline (mean -> Dense -> Dense -> Normalize, the
+# window from max_seq_length) against sentence-transformers re-implemented in
+# torch; RoBERTa from a sharded checkpoint on a 2x2 grid; DistilBERT and
+# ELECTRA at TP 3 with SP; overrides and refusals by name.
+set -u
+source "$SE_SRC/launch/mpi_env.sh"
+export OMP_NUM_THREADS=1
+bin="$SHARDENC"; fx="$SE_FIXTURES/models"; npy="python3 $SE_SRC/tests/mpi/npytool.py"
+w="$(mktemp -d)"; trap 'rm -rf "$w"' EXIT
+pass=0; fail=0
+ok()   { pass=$((pass + 1)); echo "ok: $*"; }
+bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { local what="$1"; shift; if "$@" >"$w/check.log" 2>&1; then ok "$what"; else bad "$what"; cat "$w/check.log"; fi; }
+embed() { SE_MPI_TIMEOUT=300 se_mpiexec -n "$1" "$bin" embed "${@:2}"; }
+
+check "tiny_st, 2 ranks tp 2: the folder's modules" embed 2 --tp 2 --model "$fx/tiny_st" --input "$fx/tiny_st/input.jsonl" --output "$w/st"
+cp "$w/check.log" "$w/st.log"
+check "  = SentenceTransformer.encode (torch re-implementation)" $npy cmp "$w/st.npy" "$fx/tiny_st/ref_st.npy" 1e-5
+check "  banner says what was used and where from" grep -q "pooling mean (from modules.json), Dense 32->16 tanh, Dense 16->8 identity, normalize on (from modules.json), max_seq_length 24" "$w/st.log"
+embed 1 --model "$fx/tiny_st" --input "$fx/tiny_st/input.jsonl" --output "$w/st1" --quiet >/dev/null 2>&1
+check "  meta.json records the head" grep -q '"head": "pooling mean (from modules.json)' "$w/st1.meta.json"
+check "  window length from max_seq_length" grep -q '"window_tokens": 24' "$w/st1.meta.json"
+check "--pooling that breaks the Dense width is refused" bash -c "! $bin embed --quiet --model $fx/tiny_st --input $fx/tiny_st/input.jsonl --output $w/bad --pooling cls+mean 2>$w/err.txt && grep -q 'in_features 32, but the pooling (2 modes x 32) gives 64' $w/err.txt && [ ! -e $w/bad.npy ]"
+check "--normalize with --no-normalize is refused" bash -c "! $bin embed --quiet --model $fx/tiny_st --input $fx/tiny_st/input.jsonl --output $w/bad --normalize --no-normalize 2>/dev/null"
+check "tiny_bert (no modules.json): banner says pooling was not configured" embed 1 --model "$fx/tiny_bert" --input "$fx/tiny_bert/input.jsonl" --output "$w/b"
+cp "$w/check.log" "$w/b.log"
+check "  " grep -q "pooling cls (not configured by the model" "$w/b.log"
+check "  rows = PyTorch cls" $npy cmp "$w/b.npy" "$fx/tiny_bert/ref_cls.npy" 1e-5
+check "  --pooling mean --normalize" embed 1 --quiet --model "$fx/tiny_bert" --input "$fx/tiny_bert/input.jsonl" --output "$w/bm" --pooling mean --normalize
+check "  rows = PyTorch mean, normalised" $npy cmp "$w/bm.npy" "$fx/tiny_bert/ref_mean_norm.npy" 1e-5
+
+check "tiny_roberta (sharded) on a 2x2 grid, sp" embed 4 --quiet --tp 2 --sp --model "$fx/tiny_roberta" --input "$fx/tiny_roberta/input.jsonl" --output "$w/r" --pooling mean
+check "  rows = PyTorch" $npy cmp "$w/r.npy" "$fx/tiny_roberta/ref_mean.npy" 1e-5
+check "  a 40-token document fits its 42 positions (from padding_idx+1) in one window" grep -q '"window_tokens": 40' "$w/r.meta.json"
+for m in distilbert electra; do
+    check "tiny_$m tp 3 sp" embed 3 --quiet --tp 3 --sp --model "$fx/tiny_$m" --input "$fx/tiny_$m/input.jsonl" --output "$w/$m" --pooling max
+    check "  rows = PyTorch" $npy cmp "$w/$m.npy" "$fx/tiny_$m/ref_max.npy" 1e-5
+done
+
+check "info names the family, recipe and sentence-transformers settings" bash -c "$bin info --model $fx/tiny_st > $w/info.txt && grep -q 'recipe: family bert' $w/info.txt && grep -q 'sentence-transformers: pooling mean (from modules.json)' $w/info.txt && grep -q 'prompt query: \"query: \"' $w/info.txt"
+check "info on RoBERTa: positions from padding_idx+1" bash -c "$bin info --model $fx/tiny_roberta | grep -q 'positions: learned from index 2, up to 40 tokens'"
+mkdir -p "$w/unk"
+echo '{"model_type": "deberta-v2"}' > "$w/unk/config.json"
+check "an unknown model_type is refused naming it and the supported ones" bash -c "! $bin info --model $w/unk 2>$w/e.txt && grep -q \"model_type 'deberta-v2' is not supported (supported: bert, roberta, xlm-roberta, camembert, distilbert, electra\" $w/e.txt"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
