@@ -18,6 +18,9 @@ static const se_opt_spec specs[] = {
     {"no-normalize", 0, "do not L2-normalise, even if the folder has a Normalize module"},
     {"max-tokens", 1,
      "window length in tokens (default: the folder's max_seq_length, else the model's limit; vanilla: unlimited)"},
+    {"prompt-name", 1,
+     "prepend the folder's prompt of that name (config_sentence_transformers.json) to every text document"},
+    {"prefix", 1, "prepend this text to every text document (e.g. \"query: \")"},
     {"stride", 1, "window stride in content tokens (default: 1/8 overlap)"},
     {"batch-tokens", 1, "tokens per packed batch (default 8192, or the longest window)"},
     {"resume", 0, "continue an interrupted job with the same arguments"},
@@ -26,6 +29,39 @@ static const se_opt_spec specs[] = {
     {"quiet", 0, "no banner and no progress"},
 };
 #define NS ((int)(sizeof specs / sizeof specs[0]))
+
+/* SentenceTransformer.encode(prompt_name=..., prompt=...): an explicit
+ * prefix, else the named prompt, else default_prompt_name, else none. */
+static se_status resolve_prompt(const char *dir, const char *name, const char *prefix, char *out, size_t cap,
+                                se_error *err)
+{
+    out[0] = 0;
+    if (name && prefix) return se_error_set(err, SE_EINVAL, "--prompt-name and --prefix are two prompts: give one");
+    if (prefix) {
+        if (strlen(prefix) >= cap) return se_error_set(err, SE_EINVAL, "--prefix is longer than %zu bytes", cap - 1);
+        snprintf(out, cap, "%s", prefix);
+        return SE_OK;
+    }
+    se_st_folder f;
+    se_status st = se_st_folder_load(dir, &f, err);
+    if (st) return st;
+    const char *want = name ? name : f.default_prompt[0] ? f.default_prompt : NULL;
+    int k = 0;
+    while (want && k < f.n_prompts && strcmp(f.prompt_name[k], want)) k++;
+    if (want && k == f.n_prompts) {
+        char names[512] = "";
+        size_t n = 0;
+        for (int i = 0; i < f.n_prompts && n < sizeof names; i++)
+            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", f.prompt_name[i]);
+        st = se_error_set(err, SE_EINVAL, "--prompt-name '%s': %s/config_sentence_transformers.json has %s%s", want,
+                          dir, f.n_prompts ? "only " : "no prompts", names);
+    } else if (want) {
+        if (strlen(f.prompt_text[k]) >= cap) st = se_error_set(err, SE_EINVAL, "prompt '%s' is too long", want);
+        else snprintf(out, cap, "%s", f.prompt_text[k]);
+    }
+    se_st_folder_free(&f);
+    return st;
+}
 
 int se_cmd_embed(int argc, char **argv)
 {
@@ -65,8 +101,13 @@ int se_cmd_embed(int argc, char **argv)
     if (!st) st = se_opt_int(&o, specs, NS, "progress-every", 10, 0, 86400, &pe, &err);
     /* The sentence-transformers head: the folder's modules unless --pooling /
      * --normalize / --no-normalize / --max-tokens say otherwise. */
-    const char *pooling = st ? NULL : se_opt_str(&o, specs, NS, "pooling", NULL);
     se_head head = {0};
+    char prompt[4096] = "";
+    const char *pooling = st ? NULL : se_opt_str(&o, specs, NS, "pooling", NULL);
+    if (!st)
+        st = resolve_prompt(eo.model_dir, se_opt_str(&o, specs, NS, "prompt-name", NULL),
+                            se_opt_str(&o, specs, NS, "prefix", NULL), prompt, sizeof prompt, &err);
+    if (!st && prompt[0]) eo.prompt = prompt;
     int have_head = 0;
     if (!st && pooling && !strcmp(pooling, "none")) {
         eo.pooling = SE_POOL_NONE;
@@ -79,6 +120,14 @@ int se_cmd_embed(int argc, char **argv)
         if (!st) {
             eo.pooling = SE_POOL_MEAN; /* not none: the head pools */
             eo.head = &head;
+            if (prompt[0]) {
+                eo.prompt = prompt;
+                size_t n = strlen(head.desc);
+                snprintf(head.desc + n, sizeof head.desc - n, ", prompt \"%.200s\" (from %s) on text documents",
+                         prompt, se_opt_str(&o, specs, NS, "prefix", NULL) ? "--prefix"
+                                 : se_opt_str(&o, specs, NS, "prompt-name", NULL) ? "--prompt-name"
+                                                                                 : "default_prompt_name");
+            }
             int64_t lim = se_recipe_max_len(se_recipe_of(&mc), &mc);
             if (eo.max_tokens == 0 && head.max_seq_length > 0)
                 eo.max_tokens = lim > 0 && head.max_seq_length > lim ? lim : head.max_seq_length;

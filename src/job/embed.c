@@ -80,6 +80,7 @@ typedef struct {
     se_model *model;
     se_tokenizer *tok;
     char tok_msg[SE_ERRMSG_MAX]; /* why no tokenizer, if none */
+    int32_t prompt_skip; /* [CLS] + prompt tokens that pooling leaves out (include_prompt false), else 0 */
     int d;
     int64_t win_len, stride, batch_tokens;
     /* index */
@@ -116,6 +117,22 @@ typedef struct {
     size_t line_cap;
 } doc_cache;
 
+/* Tokenises a text document as sentence-transformers does with a prompt:
+ * the prompt text (o->prompt) prepended to the text, one string. */
+static se_status tok_text(const job *J, const char *text, size_t len, se_ids *out, size_t *n_inv, se_error *err)
+{
+    const char *p = J->o->prompt;
+    if (!p || !*p) return se_tok_encode(J->tok, text, len, 0, out, n_inv, err);
+    size_t pl = strlen(p);
+    char *buf = malloc(pl + len + 1);
+    if (!buf) return se_error_set(err, SE_ENOMEM, "cannot hold a document of %zu bytes", len);
+    memcpy(buf, p, pl);
+    memcpy(buf + pl, text, len);
+    se_status st = se_tok_encode(J->tok, buf, pl + len, 0, out, n_inv, err);
+    free(buf);
+    return st;
+}
+
 /* Reads and tokenises document `d` again (pread of its line), cached for its
  * next windows, which sit next to it in the length-sorted order. */
 static se_status load_doc(job *J, doc_cache *c, int64_t d, se_error *err)
@@ -134,7 +151,7 @@ static se_status load_doc(job *J, doc_cache *c, int64_t d, se_error *err)
     se_doc doc;
     if ((st = se_doc_parse(c->line, (size_t)r->len, where, &doc, err))) return st;
     if (doc.text) {
-        st = se_tok_encode(J->tok, doc.text, doc.text_len, 0, &c->ids, NULL, err);
+        st = tok_text(J, doc.text, doc.text_len, &c->ids, NULL, err);
         if (!st && (int64_t)c->ids.n != r->n_tok)
             st = se_error_set(err, SE_EIO, "%s: document changed since the job indexed it", where);
         if (!st && c->types_cap) memset(c->types, 0, c->types_cap * sizeof *c->types);
@@ -248,7 +265,7 @@ static se_status index_corpus(job *J, se_error *err)
                 no_tokenizer = 1;
                 ds = se_error_set(&derr, SE_EINVAL, "%s: document has \"text\" but %s", where, J->tok_msg);
             } else {
-                ds = se_tok_encode(J->tok, doc.text, doc.text_len, 0, &ids, &n_inv, &derr);
+                ds = tok_text(J, doc.text, doc.text_len, &ids, &n_inv, &derr);
             }
         }
         if (!ds && !doc.text && J->cfg.type_vocab <= 1 && doc.type_ids) {
@@ -396,6 +413,7 @@ static uint64_t fingerprint(const job *J)
                     J->o->sp && J->g->tp_size > 1, J->n_docs};
     h = fnv(h, v, sizeof v);
     if (J->o->head) h = fnv(h, J->o->head->desc, strlen(J->o->head->desc));
+    if (J->o->prompt) h = fnv(h, J->o->prompt, strlen(J->o->prompt));
     h = fnv(h, &J->cfg, sizeof J->cfg);
     return h;
 }
@@ -545,7 +563,9 @@ static se_status encode(job *J, se_error *err)
     int32_t *ids = malloc((size_t)max_batch_tok * sizeof *ids), *types = malloc((size_t)max_batch_tok * sizeof *types);
     int64_t *starts = malloc((size_t)(max_count + 1) * sizeof *starts);
     float *pooled = malloc((size_t)max_count * (size_t)d * sizeof(float));
-    if (!todo || !ids || !types || !starts || !pooled) st = se_error_set(err, SE_ENOMEM, "cannot allocate batch buffers");
+    int32_t *skips = calloc((size_t)max_count, sizeof *skips);
+    if (!todo || !ids || !types || !starts || !pooled || !skips)
+        st = se_error_set(err, SE_ENOMEM, "cannot allocate batch buffers");
     if (!st) st = se_workspace_create(J->model, max_batch_tok, max_len, o->sp, &ws, err);
     /* Shared queue: counter[0] = next index into todo, counter[1] = tokens
      * done, counter[2] = documents done; on rank 0, reached by MPI one-sided
@@ -582,6 +602,7 @@ static se_status encode(job *J, se_error *err)
         for (int32_t i = 0; i < B->count && !ls; i++) {
             const se_window *w = &J->win[J->order[B->first + i]];
             starts[i] = t;
+            skips[i] = J->docs[w->doc].is_text && w->start == 0 ? J->prompt_skip : 0; /* the prompt is in window 0 */
             ls = load_doc(J, &cache, w->doc, err);
             if (ls) break;
             if (J->docs[w->doc].is_text) {
@@ -617,7 +638,7 @@ static se_status encode(job *J, se_error *err)
                                     J->store_hdr + w->tok_off * d * (int64_t)sizeof(float), J->store_path, err);
                 }
             } else {
-                if (o->head) se_head_apply(o->head, pooled, h, starts, B->count, NULL, 0);
+                if (o->head) se_head_apply(o->head, pooled, h, starts, B->count, skips, 0);
                 else se_pool(pooled, h, d, starts, B->count, o->pooling, 0);
                 for (int32_t i = 0; i < B->count && !ls; i++)
                     ls = pwrite_all(J->store_fd, pooled + (size_t)i * d, (size_t)d * sizeof(float),
@@ -665,7 +686,7 @@ static se_status encode(job *J, se_error *err)
     se_workspace_free(ws);
     se_ids_free(&cache.ids);
     free(cache.types), free(cache.line);
-    free(todo), free(ids), free(types), free(starts), free(pooled);
+    free(todo), free(ids), free(types), free(starts), free(pooled), free(skips);
     J->t_encode = se_time_now() - t0;
     return st;
 }
@@ -924,6 +945,15 @@ static se_status setup(job *J, se_error *err)
     } else if (se_tok_vocab_size(J->tok) > J->cfg.vocab_size) {
         return se_error_set(err, SE_ESHAPE, "%s: the tokenizer has %d tokens but config.json says vocab_size %d",
                             o->model_dir, se_tok_vocab_size(J->tok), J->cfg.vocab_size);
+    }
+    /* SentenceTransformer.encode: prompt_length = len(tokenize(prompt)) - 1, i.e.
+     * [CLS] and the prompt's tokens, masked out of pooling when include_prompt is false. */
+    if (J->tok && o->prompt && *o->prompt && o->head && !o->head->include_prompt) {
+        se_ids pi = {0};
+        se_status ps = se_tok_encode(J->tok, o->prompt, strlen(o->prompt), 0, &pi, NULL, err);
+        J->prompt_skip = (int32_t)(1 + pi.n);
+        se_ids_free(&pi);
+        if (ps) return ps;
     }
     return SE_OK;
 }

@@ -8,6 +8,7 @@
         (one per window, in order) with weights LEN, within 1e-5
   npytool.py zero OUT.npy ROW             row ROW is all zeros
   npytool.py slice IN.npy A B OUT.npy     rows A..B-1 of IN into OUT
+  npytool.py colmean IN.npy OUT.npy        the mean of IN's rows, as a [1, d] array
 """
 import array, ast, math, struct, sys
 
@@ -69,6 +70,11 @@ def main(argv):
         (s, a) = load(argv[2])
         lo, hi, d = int(argv[3]), int(argv[4]), s[1]
         save(argv[5], (hi - lo, d), array.array(a.typecode, a[lo * d:hi * d]))
+        return 0
+    if cmd == "colmean":
+        (s, a) = load(argv[2])
+        n, d = s[0], s[1]
+        save(argv[3], (1, d), array.array("f", [sum(a[r * d + j] for r in range(n)) / n for j in range(d)]))
         return 0
     print(__doc__)
     return 2

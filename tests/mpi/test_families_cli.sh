@@ -32,6 +32,30 @@ check "  rows = PyTorch cls" $npy cmp "$w/b.npy" "$fx/tiny_bert/ref_cls.npy" 1e-
 check "  --pooling mean --normalize" embed 1 --quiet --model "$fx/tiny_bert" --input "$fx/tiny_bert/input.jsonl" --output "$w/bm" --pooling mean --normalize
 check "  rows = PyTorch mean, normalised" $npy cmp "$w/bm.npy" "$fx/tiny_bert/ref_mean_norm.npy" 1e-5
 
+# prompts: prepended to the text before tokenising, one string (SentenceTransformer.encode)
+check "--prefix 'query: '" embed 1 --model "$fx/tiny_st" --input "$fx/tiny_st/text.jsonl" --output "$w/p1" --prefix "query: "
+cp "$w/check.log" "$w/p1.log"
+check "  banner names the prompt" grep -q 'prompt "query: " (from --prefix) on text documents' "$w/p1.log"
+check "  --prompt-name query" embed 1 --quiet --model "$fx/tiny_st" --input "$fx/tiny_st/text.jsonl" --output "$w/p2" --prompt-name query
+check "  no prompt, 'query: ' written in the text" embed 1 --quiet --model "$fx/tiny_st" --input "$fx/tiny_st/text_query.jsonl" --output "$w/p3"
+check "  all three equal" bash -c "$npy cmp $w/p1.npy $w/p3.npy 0 && $npy cmp $w/p2.npy $w/p3.npy 0"
+check "  a prompt name the folder lacks is refused, listing its names" bash -c "! $bin embed --quiet --model $fx/tiny_st --input $fx/tiny_st/text.jsonl --output $w/bad --prompt-name doc 2>$w/e.txt && grep -q \"prompt-name 'doc': .*has only query, passage\" $w/e.txt"
+# include_prompt false: pooling leaves [CLS] and the prompt's tokens out
+mkdir -p "$w/ip/1_Pooling"
+cp "$fx/tiny_st/config.json" "$fx/tiny_st/model.safetensors" "$fx/tiny_st/vocab.txt" "$fx/tiny_st/config_sentence_transformers.json" "$w/ip/"
+echo '[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}, {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]' > "$w/ip/modules.json"
+echo '{"pooling_mode_mean_tokens": true, "include_prompt": false}' > "$w/ip/1_Pooling/config.json"
+echo '{"id": "s", "text": "the encoder reads"}' > "$w/one.jsonl"
+check "include_prompt false" embed 1 --quiet --model "$w/ip" --input "$w/one.jsonl" --output "$w/ip1" --prompt-name query
+check "  its token states" embed 1 --quiet --model "$w/ip" --input "$w/one.jsonl" --output "$w/ipt" --prompt-name query --pooling none
+n=$(python3 -c "import sys; sys.path.insert(0, '$SE_SRC/tests/mpi'); import npytool; print(npytool.load('$w/ipt.tokens.npy')[0][0])")
+# [CLS] + the prompt's tokens are left out: prompt_length = len(tokenize('query: ')) - 1
+echo '{"id": "p", "text": "query: "}' > "$w/p.jsonl"
+"$bin" tokenize --quiet --no-special --model "$w/ip" --input "$w/p.jsonl" --output "$w/p.ids" >/dev/null 2>&1
+k=$(python3 -c "import json; print(1 + len(json.load(open('$w/p.ids'))['input_ids']))")
+check "  = mean of the states after [CLS] and the prompt's $((k - 1)) tokens" bash -c "$npy slice $w/ipt.tokens.npy $k $n $w/tail.npy && $npy colmean $w/tail.npy $w/m.npy && $npy cmp $w/ip1.npy $w/m.npy 1e-6"
+check "  and not the mean of all of them" bash -c "$npy colmean $w/ipt.tokens.npy $w/all.npy && ! $npy cmp $w/ip1.npy $w/all.npy 1e-3"
+
 check "tiny_roberta (sharded) on a 2x2 grid, sp" embed 4 --quiet --tp 2 --sp --model "$fx/tiny_roberta" --input "$fx/tiny_roberta/input.jsonl" --output "$w/r" --pooling mean
 check "  rows = PyTorch" $npy cmp "$w/r.npy" "$fx/tiny_roberta/ref_mean.npy" 1e-5
 check "  a 40-token document fits its 42 positions (from padding_idx+1) in one window" grep -q '"window_tokens": 40' "$w/r.meta.json"

@@ -151,6 +151,11 @@ def main():
     x = torch.tanh(x @ torch.from_numpy(W1.astype(np.float64)).T + torch.from_numpy(b1.astype(np.float64)))
     x = x @ torch.from_numpy(W2.astype(np.float64)).T
     save("ref_st.npy", F.normalize(x, p=2, dim=1))
+    # text input for the prompt checks of tests/mpi/test_families_cli.sh
+    G.write_bytes(os.path.join(out_dir, "vocab.txt"), ("\n".join(G.tiny_vocab.build_vocab(V)) + "\n").encode("utf-8"))
+    G.write_jsonl(os.path.join(out_dir, "text.jsonl"), [{"id": "t%d" % i, "text": t["text"]} for i, t in enumerate(G.TEXT_DOCS)])
+    G.write_jsonl(os.path.join(out_dir, "text_query.jsonl"),
+                  [{"id": "t%d" % i, "text": "query: " + t["text"]} for i, t in enumerate(G.TEXT_DOCS)])
     print("tiny_st: %d documents, %d tokens" % (len(docs), sum(lens)))
 
 
