@@ -92,7 +92,7 @@ float se_bf16_to_f32(uint16_t h);
 /* The family a config.json names (model_type); src/model maps each to its
  * recipe (model.h, se_recipe). roberta, xlm-roberta and camembert share one. */
 typedef enum {
-    SE_ARCH_BERT = 0, SE_ARCH_VANILLA, SE_ARCH_ROBERTA, SE_ARCH_DISTILBERT, SE_ARCH_ELECTRA,
+    SE_ARCH_BERT = 0, SE_ARCH_VANILLA, SE_ARCH_ROBERTA, SE_ARCH_DISTILBERT, SE_ARCH_ELECTRA, SE_ARCH_MPNET,
     SE_ARCH_COUNT
 } se_arch;
 typedef enum { SE_ACT_GELU_ERF = 0, SE_ACT_GELU_TANH, SE_ACT_RELU } se_act;
@@ -112,6 +112,7 @@ typedef struct {
     float ln_eps;            /* layer_norm_eps */
     int pad_token_id;
     int emb_size;            /* embedding_size (ELECTRA; projected to hidden_size); else = d_model */
+    int rel_buckets;         /* relative_attention_num_buckets (MPNet), else 0 */
     /* vanilla only */
     se_sin_layout sin_layout;
     double sin_base;         /* sinusoidal_base, default 10000 */

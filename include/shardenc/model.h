@@ -22,9 +22,15 @@ typedef enum {
     SE_POS_LEARNED_OFFSET, /* E_pos[pad+1+#non-pad before], pad tokens at E_pos[pad] (RoBERTa) */
     SE_POS_SINUSOIDAL,     /* fixed table added to the embeddings (vanilla) */
     SE_POS_ROPE,           /* q, k rotated per head (issue 12) */
-    SE_POS_ALIBI,          /* score - m_h·|i-j| (issue 12) */
-    SE_POS_REL_BUCKETS,    /* score + bias[h, bucket(j-i)] (MPNet) */
+    SE_POS_NONE,           /* no absolute positions (ALiBi models, issue 12) */
 } se_pos_kind;
+/* What the attention adds to the scores (se_attention_biased: a per-head table
+ * over the key-minus-query distance). */
+typedef enum {
+    SE_ATTB_NONE = 0,
+    SE_ATTB_REL_BUCKETS, /* + E_rel[bucket(j-i), h], one table shared by all layers (MPNet) */
+    SE_ATTB_ALIBI,       /* - m_h·|i-j|, slopes by global head index (issue 12) */
+} se_attb_kind;
 typedef enum { SE_NORM_POST = 0, SE_NORM_PRE } se_norm_place;
 typedef enum { SE_FFN_DENSE = 0, SE_FFN_GATED } se_ffn_kind;
 
@@ -43,7 +49,10 @@ typedef struct {
     const char *tok_emb, *pos_emb, *type_emb, *emb_ln_g, *emb_ln_b, *emb_proj_w, *emb_proj_b;
     se_layer_names layer;
     const char *layer_probe;     /* a name of layer %d, to notice extra layers in the file */
+    const char *rel_bias;        /* [buckets, n_heads] table for SE_ATTB_REL_BUCKETS, or NULL */
     se_pos_kind pos;
+    int pos_padding_idx;         /* SE_POS_LEARNED_OFFSET: padding_idx, or -1 for config's pad_token_id */
+    se_attb_kind attn_bias;
     se_norm_place norm;
     se_ffn_kind ffn;
     int emb_scale_sqrt_d;        /* x = E_tok·√d (vanilla, from scale_embedding) */
@@ -59,6 +68,9 @@ void se_recipe_describe(const se_recipe *r, const se_model_config *cfg, char *bu
 /* First position index used by a sequence (pad+1 for RoBERTa, else 0) and the
  * longest sequence the position table allows (0 = unlimited). */
 int se_recipe_first_pos(const se_recipe *r, const se_model_config *cfg);
+int se_recipe_padding_idx(const se_recipe *r, const se_model_config *cfg);
+/* MPNet's bucket of a key-minus-query distance (0..31). */
+int se_recipe_rel_bucket(int rel);
 int64_t se_recipe_max_len(const se_recipe *r, const se_model_config *cfg);
 
 /* What one tensor-parallel rank owns: heads [h0, h0+nh) and FFN units
@@ -96,6 +108,9 @@ typedef struct {
     float *type_emb; /* [type_vocab, e] or NULL */
     float *emb_ln_g, *emb_ln_b; /* [e] or NULL */
     float *emb_proj_w, *emb_proj_b; /* [d, e], [d] (ELECTRA with e != d) or NULL */
+    float *rel_emb;      /* [rel_buckets, nh] the local heads' columns of the relative bias table, or NULL */
+    float *att_bias;     /* [nh, 2·att_center+1] score bias by distance j-i for the local heads, or NULL */
+    int att_center;      /* longest sequence - 1 */
     se_layer *layers;
     float *arena;        /* every weight above lives in this one allocation */
     size_t arena_floats;

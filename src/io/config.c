@@ -102,18 +102,19 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
     } types[] = {
         {"bert", SE_ARCH_BERT},           {"roberta", SE_ARCH_ROBERTA},       {"xlm-roberta", SE_ARCH_ROBERTA},
         {"camembert", SE_ARCH_ROBERTA},   {"distilbert", SE_ARCH_DISTILBERT}, {"electra", SE_ARCH_ELECTRA},
-        {"vanilla_transformer", SE_ARCH_VANILLA},
+        {"mpnet", SE_ARCH_MPNET},         {"vanilla_transformer", SE_ARCH_VANILLA},
     };
     size_t ti = 0, nt = sizeof types / sizeof types[0];
     while (ti < nt && strcmp(mt, types[ti].model_type)) ti++;
     if (ti == nt)
         return se_error_set(err, SE_EUNSUPPORTED,
                             "%s: model_type '%.100s' is not supported (supported: bert, roberta, xlm-roberta, "
-                            "camembert, distilbert, electra, vanilla_transformer)",
+                            "camembert, distilbert, electra, mpnet, vanilla_transformer)",
                             name, mt);
     cfg->arch = types[ti].arch;
     snprintf(cfg->model_type, sizeof cfg->model_type, "%s", mt);
-    int vanilla = cfg->arch == SE_ARCH_VANILLA, distil = cfg->arch == SE_ARCH_DISTILBERT;
+    int vanilla = cfg->arch == SE_ARCH_VANILLA, distil = cfg->arch == SE_ARCH_DISTILBERT,
+        mpnet = cfg->arch == SE_ARCH_MPNET;
     const char *k_hidden = distil ? "dim" : "hidden_size", *k_layers = distil ? "n_layers" : "num_hidden_layers",
                *k_heads = distil ? "n_heads" : "num_attention_heads", *k_ff = distil ? "hidden_dim" : "intermediate_size",
                *k_act = distil ? "activation" : "hidden_act";
@@ -125,10 +126,15 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
     cfg->d_ff = 3072;
     cfg->act = vanilla ? SE_ACT_RELU : SE_ACT_GELU_ERF;
     cfg->max_pos = vanilla ? 0 : 512;
-    cfg->type_vocab = vanilla || distil ? 0 : 2;
+    cfg->type_vocab = vanilla || distil || mpnet ? 0 : 2;
     cfg->vocab_size = 30522;
     cfg->ln_eps = vanilla ? 1e-5f : 1e-12f;
-    cfg->pad_token_id = cfg->arch == SE_ARCH_ROBERTA ? 1 : 0; /* RobertaConfig: pad_token_id=1 */
+    cfg->pad_token_id = cfg->arch == SE_ARCH_ROBERTA || mpnet ? 1 : 0; /* RobertaConfig, MPNetConfig: 1 */
+    if (mpnet) { /* MPNetConfig */
+        cfg->vocab_size = 30527;
+        cfg->max_pos = 514;
+        cfg->rel_buckets = 32;
+    }
     cfg->sin_layout = SE_SIN_INTERLEAVED;
     cfg->sin_base = 10000.0;
     cfg->scale_embedding = 1;
@@ -154,7 +160,18 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
     if ((st = get_int(root, name, "max_position_embeddings", 1, 1 << 20, &cfg->max_pos, &have_max_pos, err)))
         return st;
     if (vanilla && !have_max_pos) cfg->max_pos = 0;
-    if (vanilla || distil) {
+    if (mpnet) {
+        /* MPNetEncoder.compute_position_bias buckets with num_buckets=32 whatever
+         * the config says; the table needs those 32 rows. */
+        if ((st = get_int(root, name, "relative_attention_num_buckets", 1, 1 << 16, &cfg->rel_buckets, NULL, err)))
+            return st;
+        if (cfg->rel_buckets < 32)
+            return se_error_set(err, SE_EUNSUPPORTED,
+                                "%s: relative_attention_num_buckets = %d is not supported (MPNet's modeling code "
+                                "computes 32 buckets; supported: >= 32)",
+                                name, cfg->rel_buckets);
+    }
+    if (vanilla || distil || mpnet) {
         int tv = 0;
         if ((st = get_int(root, name, "type_vocab_size", 0, 65536, &tv, NULL, err))) return st;
         if (tv != 0)

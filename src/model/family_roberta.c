@@ -17,6 +17,7 @@ const se_recipe se_recipe_roberta = {
     .layer = SE_BERT_LAYER_NAMES,
     .layer_probe = "encoder.layer.%d.output.dense.weight",
     .pos = SE_POS_LEARNED_OFFSET,
+    .pos_padding_idx = -1,
     .norm = SE_NORM_POST,
     .ffn = SE_FFN_DENSE,
     .specials = "<s> ... </s>",

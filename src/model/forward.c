@@ -178,7 +178,7 @@ static void embed(const se_model *m, se_workspace *ws, const int32_t *ids, const
     int d = c->d_model, e = c->emb_size;
     float *out = m->emb_proj_w ? ws->y : ws->x; /* [n_tok, e] */
     float scale = (R->emb_scale_sqrt_d && c->scale_embedding) ? sqrtf((float)d) : 1.0f;
-    int pad = c->pad_token_id;
+    int pad = se_recipe_padding_idx(R, c);
     for (int s = 0; s < n_seq; s++) {
         int64_t seen = 0; /* non-pad tokens so far (offset positions) */
         for (int64_t t = seq_start[s]; t < seq_start[s + 1]; t++) {
@@ -271,6 +271,7 @@ se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *i
     int d = c->d_model, dh = m->d_head, nh = m->shard.nh, dl = nh * dh, nf = m->shard.nf;
     float *qkv = ws->big, *attn = ws->big + (size_t)n * 3 * dl, *h = ws->big;
     float scale = 1.0f / sqrtf((float)dh);
+    const se_att_bias att_bias = {m->att_bias, 2 * m->att_center + 1, m->att_center};
 
     double t = se_time_now();
     embed(m, ws, ids, type_ids, seq_start, n_seq);
@@ -284,8 +285,9 @@ se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *i
         double t1 = se_time_now();
         st->t_gemm += t1 - t;
         /* a_h = softmax(q_h·k_hᵀ/√d_head)·v_h per sequence and local head */
-        se_attention(attn, dl, qkv, 3 * dl, qkv + dl, 3 * dl, qkv + 2 * dl, 3 * dl, seq_start, n_seq, nh, dh, scale,
-                     ws->attn_ws);
+        /* (+ bias[h, j - i]: MPNet's relative position buckets, inside the tile loop) */
+        se_attention_biased(attn, dl, qkv, 3 * dl, qkv + dl, 3 * dl, qkv + 2 * dl, 3 * dl, seq_start, n_seq, nh, dh,
+                            scale, m->att_bias ? &att_bias : NULL, ws->attn_ws);
         double t2 = se_time_now();
         st->t_attn += t2 - t1;
         /* y = a · Woᵀ (partial over heads); x = LN(x + Σ y + bo) */

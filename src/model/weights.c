@@ -63,6 +63,11 @@ static void layout(se_model *m, arena *a)
     int proj = R->emb_proj_w && e != d;
     m->emb_proj_w = proj ? take(a, d * e) : NULL;
     m->emb_proj_b = proj ? take(a, d) : NULL;
+    size_t nh = (size_t)m->shard.nh;
+    int relb = R->attn_bias == SE_ATTB_REL_BUCKETS;
+    m->att_center = relb ? (int)se_recipe_max_len(R, c) - 1 : 0;
+    m->rel_emb = relb ? take(a, (size_t)c->rel_buckets * nh) : NULL;
+    m->att_bias = relb ? take(a, nh * (size_t)(2 * m->att_center + 1)) : NULL;
     size_t rep = a->used - rep0, lay = 0;
     for (int l = 0; l < c->n_layers; l++) {
         se_layer *L = &m->layers[l];
@@ -98,6 +103,8 @@ static se_status model_alloc(const se_model_config *cfg, int tp_rank, int tp_siz
     if (st) return st;
     if (R->pos == SE_POS_SINUSOIDAL && cfg->d_model % 2)
         return se_error_set(err, SE_EINVAL, "sinusoidal positions need an even hidden_size, got %d", cfg->d_model);
+    if (R->attn_bias == SE_ATTB_REL_BUCKETS && (cfg->rel_buckets < 32 || se_recipe_max_len(R, cfg) < 1))
+        return se_error_set(err, SE_EINVAL, "relative position buckets need 32 table rows and a position limit");
     if (R->pos_emb && se_recipe_max_len(R, cfg) < 1)
         return se_error_set(err, SE_EINVAL,
                             "max_position_embeddings %d leaves no position for a token (positions start at %d)",
@@ -244,6 +251,16 @@ se_status se_model_load_config(const char *dir, se_model_config *cfg, se_error *
     return se_config_load(path, cfg, err);
 }
 
+/* bias[h][center + r] = E_rel[bucket(r), h] for r = j - i in [-center, center]:
+ * MPNetEncoder.compute_position_bias, looked up once instead of per batch. */
+static void build_att_bias(se_model *m)
+{
+    int nh = m->shard.nh, w = 2 * m->att_center + 1;
+    for (int h = 0; h < nh; h++)
+        for (int r = -m->att_center; r <= m->att_center; r++)
+            m->att_bias[(size_t)h * w + m->att_center + r] = m->rel_emb[(size_t)se_recipe_rel_bucket(r) * nh + h];
+}
+
 /* The embedding tensors of the recipe: token, position, type, norm, projection. */
 static se_status load_embeddings(const loader *ldp, se_model *m, se_error *err)
 {
@@ -258,6 +275,11 @@ static se_status load_embeddings(const loader *ldp, se_model *m, se_error *err)
     if (!st && m->emb_ln_b) st = LOAD_VEC(R->emb_ln_b, e, m->emb_ln_b);
     if (!st && m->emb_proj_w) st = LOAD_MAT(R->emb_proj_w, d, e, m->emb_proj_w);
     if (!st && m->emb_proj_b) st = LOAD_VEC(R->emb_proj_b, d, m->emb_proj_b);
+    /* the relative bias table: every bucket row, the columns of this rank's heads */
+    if (!st && m->rel_emb)
+        st = load(&ld, R->rel_bias, 2, c->rel_buckets, c->n_heads, 0, c->rel_buckets, m->shard.h0, m->shard.nh,
+                  m->rel_emb, err);
+    if (!st && m->att_bias) build_att_bias(m);
     return st;
 }
 
@@ -357,6 +379,10 @@ se_status se_model_init_random(const se_model_config *cfg, uint64_t seed, int tp
     if (m->emb_ln_b) fill(m->emb_ln_b, seed, "eln_b", e, 0, 1, 0, e, 0, 0.05f);
     if (m->emb_proj_w) fill(m->emb_proj_w, seed, "eproj_w", e, 0, d, 0, e, 0, w);
     if (m->emb_proj_b) fill(m->emb_proj_b, seed, "eproj_b", 1, 0, d, 0, 1, 0, w);
+    if (m->rel_emb) {
+        fill(m->rel_emb, seed, "rel", cfg->n_heads, 0, cfg->rel_buckets, m->shard.h0, m->shard.nh, 0, 0.5f);
+        build_att_bias(m);
+    }
     for (int l = 0; l < cfg->n_layers; l++) {
         se_layer *L = &m->layers[l];
         char n[64];
@@ -418,6 +444,7 @@ se_status se_model_save(const se_model *m, const char *dir, se_dtype dtype, se_e
     if (m->emb_ln_b) ADD(R->emb_ln_b, m->emb_ln_b, 1, e_w, 0);
     if (m->emb_proj_w) ADD(R->emb_proj_w, m->emb_proj_w, 2, d, e_w);
     if (m->emb_proj_b) ADD(R->emb_proj_b, m->emb_proj_b, 1, d, 0);
+    if (m->rel_emb) ADD(R->rel_bias, m->rel_emb, 2, c->rel_buckets, c->n_heads);
     const se_layer_names *N = &R->layer;
     for (int l = 0; l < c->n_layers; l++) {
         const se_layer *L = &m->layers[l];

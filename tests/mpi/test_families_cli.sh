@@ -59,6 +59,8 @@ check "  and not the mean of all of them" bash -c "$npy colmean $w/ipt.tokens.np
 check "tiny_roberta (sharded) on a 2x2 grid, sp" embed 4 --quiet --tp 2 --sp --model "$fx/tiny_roberta" --input "$fx/tiny_roberta/input.jsonl" --output "$w/r" --pooling mean
 check "  rows = PyTorch" $npy cmp "$w/r.npy" "$fx/tiny_roberta/ref_mean.npy" 1e-5
 check "  a 40-token document fits its 42 positions (from padding_idx+1) in one window" grep -q '"window_tokens": 40' "$w/r.meta.json"
+check "tiny_mpnet on a 2x2 grid" embed 4 --quiet --tp 2 --model "$fx/tiny_mpnet" --input "$fx/tiny_mpnet/input.jsonl" --output "$w/mp" --pooling mean
+check "  rows = PyTorch" $npy cmp "$w/mp.npy" "$fx/tiny_mpnet/ref_mean.npy" 1e-5
 for m in distilbert electra; do
     check "tiny_$m tp 3 sp" embed 3 --quiet --tp 3 --sp --model "$fx/tiny_$m" --input "$fx/tiny_$m/input.jsonl" --output "$w/$m" --pooling max
     check "  rows = PyTorch" $npy cmp "$w/$m.npy" "$fx/tiny_$m/ref_max.npy" 1e-5
@@ -68,6 +70,6 @@ check "info names the family, recipe and sentence-transformers settings" bash -c
 check "info on RoBERTa: positions from padding_idx+1" bash -c "$bin info --model $fx/tiny_roberta | grep -q 'positions: learned from index 2, up to 40 tokens'"
 mkdir -p "$w/unk"
 echo '{"model_type": "deberta-v2"}' > "$w/unk/config.json"
-check "an unknown model_type is refused naming it and the supported ones" bash -c "! $bin info --model $w/unk 2>$w/e.txt && grep -q \"model_type 'deberta-v2' is not supported (supported: bert, roberta, xlm-roberta, camembert, distilbert, electra\" $w/e.txt"
+check "an unknown model_type is refused naming it and the supported ones" bash -c "! $bin info --model $w/unk 2>$w/e.txt && grep -q \"model_type 'deberta-v2' is not supported (supported: bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet\" $w/e.txt"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tensor- and data-parallel forward under real mpiexec: T = 1..4, with and
 # without --sp, and 2 groups x 2 TP on 4 ranks, for the tiny and small BERT
-# and vanilla fixtures and the tiny RoBERTa (sharded), DistilBERT and ELECTRA
-# ones (4 heads on 3 ranks: 2,1,1); each result within 1e-5 of PyTorch and of
+# and vanilla fixtures and the tiny RoBERTa (sharded), DistilBERT, ELECTRA and
+# MPNet (relative position buckets: each rank its global heads' bias columns)
+# fixtures (4 heads on 3 ranks: 2,1,1); each result within 1e-5 of PyTorch and of
 # one rank.
 set -u
 source "$SE_SRC/launch/mpi_env.sh"
@@ -17,7 +18,7 @@ run() { # np tp sp model
     fi
 }
 # tiny_roberta is a sharded checkpoint (model.safetensors.index.json): each rank reads its slices from both shards.
-for model in tiny_bert small_bert tiny_vanilla small_vanilla tiny_roberta tiny_distilbert tiny_electra; do
+for model in tiny_bert small_bert tiny_vanilla small_vanilla tiny_roberta tiny_distilbert tiny_electra tiny_mpnet; do
     for t in 1 2 3 4; do
         run "$t" "$t" 0 "$model"
         [ "$t" -gt 1 ] && run "$t" "$t" 1 "$model"

@@ -29,6 +29,18 @@ name in our recipe table cannot pass):
            softmax; context @ v; out_lin; TransformerBlock.forward:
            sa_layer_norm(sa_output + x); output_layer_norm(ffn(sa) + sa);
            FFN.ff_chunk: lin2(activation(lin1(x))).
+  MPNet    src/transformers/models/mpnet/modeling_mpnet.py
+           (commit 00099b9f15ad8bea330364709453fc49cbba90e5)
+           MPNetEmbeddings: self.padding_idx = 1 (fixed); position_ids =
+           create_position_ids_from_input_ids(input_ids, self.padding_idx); word +
+           position, LayerNorm; no token types.
+           MPNetEncoder.forward: position_bias = self.compute_position_bias(hidden_states)
+           (relative_position = memory - context = j - i, relative_position_bucket with
+           num_buckets=32, max_distance=128, in float32 via n.float(); values =
+           relative_attention_bias(rp_bucket).permute([2, 0, 1])), shared by all layers;
+           MPNetSelfAttention.forward: scores = q k^T / sqrt(d_head); scores += position_bias;
+           softmax; c = probs @ v; o(c); MPNetAttention: LayerNorm(o + hidden);
+           MPNetIntermediate / MPNetOutput as BERT's.
   ELECTRA  src/transformers/models/electra/modeling_electra.py
            ElectraEmbeddings (BERT's, at embedding_size); ElectraModel.__init__:
            `if config.embedding_size != config.hidden_size: self.embeddings_project =
@@ -95,25 +107,59 @@ def distil_layer_names(p, i):
             "ln2": q + "output_layer_norm"}
 
 
+PREFIX = {"roberta": "roberta.", "distilbert": "distilbert.", "electra": "electra.", "mpnet": "mpnet."}
+
+
+def mpnet_layer_names(p, i):
+    q = "%sencoder.layer.%d." % (p, i)
+    return {"q": q + "attention.attn.q", "k": q + "attention.attn.k", "v": q + "attention.attn.v",
+            "o": q + "attention.attn.o", "ln1": q + "attention.LayerNorm", "w1": q + "intermediate.dense",
+            "w2": q + "output.dense", "ln2": q + "output.LayerNorm"}
+
+
+NAMES = {"roberta": bert_layer_names, "electra": bert_layer_names, "distilbert": distil_layer_names,
+         "mpnet": mpnet_layer_names}
+
+
+def relative_position_bucket(relative_position, num_buckets=32, max_distance=128):
+    """MPNetEncoder.relative_position_bucket, verbatim in its arithmetic (float32 via n.float())."""
+    ret = 0
+    n = -relative_position
+    num_buckets //= 2
+    ret += (n < 0).to(torch.long) * num_buckets
+    n = torch.abs(n)
+    max_exact = num_buckets // 2
+    is_small = n < max_exact
+    val_if_large = max_exact + (
+        torch.log(n.float() / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact)
+    ).to(torch.long)
+    val_if_large = torch.min(val_if_large, torch.full_like(val_if_large, num_buckets - 1))
+    ret += torch.where(is_small, n, val_if_large)
+    return ret
+
+
 def make_checkpoint(family, cfg, seed):
     rng = np.random.default_rng(seed)
     D, L, V, P = cfg["_D"], cfg["_L"], cfg["vocab_size"], cfg["max_position_embeddings"]
     H, Fd, E = cfg["_H"], cfg["_F"], cfg.get("embedding_size", cfg["_D"])
-    p = {"roberta": "roberta.", "distilbert": "distilbert.", "electra": "electra."}[family]
+    p = PREFIX[family]
     t = [(p + "embeddings.word_embeddings.weight", N(rng, (V, E), 0.02)),
          (p + "embeddings.position_embeddings.weight", N(rng, (P, E), 0.02))]
-    if family != "distilbert":
+    if family not in ("distilbert", "mpnet"):
         t.append((p + "embeddings.token_type_embeddings.weight", N(rng, (cfg["type_vocab_size"], E), 0.02)))
     a, b = ln_params(rng, E)
     t += [(p + "embeddings.LayerNorm.weight", a), (p + "embeddings.LayerNorm.bias", b)]
     if family == "electra":
         t += [(p + "embeddings_project.weight", N(rng, (D, E), 1.0 / math.sqrt(E))),
               (p + "embeddings_project.bias", N(rng, (D,), 0.1))]
-    names = distil_layer_names if family == "distilbert" else bert_layer_names
     for i in range(L):
-        t += layer_tensors(rng, D, H, Fd, names(p, i))
+        t += layer_tensors(rng, D, H, Fd, NAMES[family](p, i))
+    if family == "mpnet":
+        t.append((p + "encoder.relative_attention_bias.weight", N(rng, (cfg["relative_attention_num_buckets"], H), 1.0)))
     # task heads the encoder must ignore
     if family == "roberta":
+        t += [("lm_head.dense.weight", N(rng, (D, D), 0.1)), ("lm_head.bias", N(rng, (V,), 0.1))]
+    elif family == "mpnet":
         t += [("lm_head.dense.weight", N(rng, (D, D), 0.1)), ("lm_head.bias", N(rng, (V,), 0.1))]
     elif family == "distilbert":
         t += [("vocab_transform.weight", N(rng, (D, D), 0.1)), ("vocab_projector.bias", N(rng, (V,), 0.1))]
@@ -134,15 +180,15 @@ def act_fn(name):
 @torch.no_grad()
 def hf_forward(family, cfg, W, ids, types, wrong=None):
     """One document (batch 1, no padding), following the modeling code cited above."""
-    p = {"roberta": "roberta.", "distilbert": "distilbert.", "electra": "electra."}[family]
+    p = PREFIX[family]
     w = lambda n: W[p + n]  # noqa: E731
     D, H = cfg["_D"], cfg["_H"]
     dh = D // H
     eps = 1e-12 if family == "distilbert" else cfg["layer_norm_eps"]
     ids_t = torch.tensor(ids, dtype=torch.long)
     n = len(ids)
-    if family == "roberta":
-        pad = cfg["pad_token_id"]
+    if family in ("roberta", "mpnet"):
+        pad = cfg["pad_token_id"] if family == "roberta" else 1  # MPNetEmbeddings: self.padding_idx = 1
         mask = ids_t.ne(pad).int()                      # create_position_ids_from_input_ids
         pos = (torch.cumsum(mask, dim=0).type_as(mask) * mask).long() + pad
         if wrong == "count_pad":
@@ -152,7 +198,7 @@ def hf_forward(family, cfg, W, ids, types, wrong=None):
     else:
         pos = torch.arange(n)                           # position_ids buffer [:, :seq_length]
     x = w("embeddings.word_embeddings.weight")[ids_t] + w("embeddings.position_embeddings.weight")[pos]
-    if family != "distilbert":
+    if family not in ("distilbert", "mpnet"):
         tt = torch.tensor(types, dtype=torch.long)
         x = x + w("embeddings.token_type_embeddings.weight")[tt]
     E = x.shape[1]
@@ -160,7 +206,15 @@ def hf_forward(family, cfg, W, ids, types, wrong=None):
     if family == "electra" and cfg["embedding_size"] != D:
         x = x @ w("embeddings_project.weight").T + w("embeddings_project.bias")
     act = act_fn(cfg.get("activation", cfg.get("hidden_act")))
-    names = distil_layer_names if family == "distilbert" else bert_layer_names
+    names = NAMES[family]
+    bias = None
+    if family == "mpnet":  # MPNetEncoder.compute_position_bias (no position_ids: arange)
+        ctx = torch.arange(n, dtype=torch.long)[:, None]
+        mem = torch.arange(n, dtype=torch.long)[None, :]
+        bucket = relative_position_bucket(mem - ctx, num_buckets=32)
+        bias = w("encoder.relative_attention_bias.weight")[bucket].permute([2, 0, 1])  # [H, n, n]
+        if wrong == "bias_transposed":
+            bias = bias.transpose(1, 2)
     lin = lambda nm, z: z @ W[nm + ".weight"].T + W[nm + ".bias"]  # noqa: E731
     for i in range(cfg["_L"]):
         nm = names(p, i)
@@ -171,6 +225,8 @@ def hf_forward(family, cfg, W, ids, types, wrong=None):
             scores = (q / math.sqrt(dh)) @ k.transpose(1, 2)
         else:
             scores = (q @ k.transpose(1, 2)) / math.sqrt(dh)
+        if bias is not None:
+            scores = scores + bias
         ctx = (torch.softmax(scores, dim=-1) @ v).transpose(0, 1).reshape(n, D)
         x = F.layer_norm(lin(nm["o"], ctx) + x, (D,), W[nm["ln1"] + ".weight"], W[nm["ln1"] + ".bias"], eps)
         h = lin(nm["w2"], act(lin(nm["w1"], x)))
@@ -193,8 +249,12 @@ def configs():
                hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
                hidden_act="gelu_new", max_position_embeddings=40, type_vocab_size=2, vocab_size=300,
                layer_norm_eps=1e-12, pad_token_id=0, position_embedding_type="absolute")
+    mpn = dict(base, architectures=["MPNetForMaskedLM"], model_type="mpnet", hidden_size=64, num_hidden_layers=2,
+               num_attention_heads=4, intermediate_size=128, hidden_act="gelu", max_position_embeddings=160,
+               vocab_size=300, layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+               relative_attention_num_buckets=32)
     out = []
-    for fam, c, seed in (("roberta", rob, 301), ("distilbert", dis, 302), ("electra", ele, 303)):
+    for fam, c, seed in (("roberta", rob, 301), ("distilbert", dis, 302), ("electra", ele, 303), ("mpnet", mpn, 304)):
         c = dict(c)
         c["_D"] = c.get("hidden_size", c.get("dim"))
         c["_H"] = c.get("num_attention_heads", c.get("n_heads"))
@@ -206,11 +266,14 @@ def configs():
 
 def docs_for(fam, cfg, seed):
     V = cfg["vocab_size"]
-    if fam == "roberta":
+    if fam in ("roberta", "mpnet"):
         maxlen = cfg["max_position_embeddings"] - cfg["pad_token_id"] - 1
-        docs = G.bert_docs(seed, V, maxlen, cfg["type_vocab_size"], cls_id=0, sep_id=2)
+        docs = G.bert_docs(seed, V, maxlen, cfg.get("type_vocab_size", 1), cls_id=0, sep_id=2)
         docs[4]["input_ids"][2] = cfg["pad_token_id"]  # a pad id inside: position padding_idx, not counted
         docs[0]["input_ids"][3] = cfg["pad_token_id"]
+        if fam == "mpnet":
+            for d in docs:
+                d.pop("token_type_ids", None)
     elif fam == "distilbert":
         docs = G.bert_docs(seed, V, cfg["max_position_embeddings"], 1)
         for d in docs:
@@ -252,6 +315,17 @@ def generate(out_dir):
             outs.append(hf_forward(fam, cfg, W, doc["input_ids"], types))
             offs.append(offs[-1] + len(doc["input_ids"]))
         tok = torch.cat(outs, 0)
+        if fam == "mpnet":
+            # every reachable bucket is used (distances up to 157 > max_distance 128;
+            # bucket 16, "distance 0 to the right", cannot occur), and
+            # the bias read as bias[i - j] moves the output far past 1e-5
+            longest = max(len(x["input_ids"]) for x in docs)
+            r = torch.arange(longest)
+            assert len(set(relative_position_bucket(r[None, :] - r[:, None]).flatten().tolist())) == 31
+            alt = torch.cat([hf_forward(fam, cfg, W, doc["input_ids"], None, "bias_transposed") for doc in docs], 0)
+            e = float(torch.linalg.norm(alt - tok) / torch.linalg.norm(tok))
+            assert e > 1e-3, e
+            print("  sensitivity bias_transposed %.2e" % e)
         if fam == "roberta":
             # The fixture must tell RoBERTa's positions apart from near misses:
             # counting the pad id, or starting at 0, moves the output far past 1e-5.

@@ -136,12 +136,14 @@ static void test_refusals(void **state)
     (void)state;
     expect_bad("{\"model_type\": \"deberta-v2\"}", SE_EUNSUPPORTED,
                "model_type 'deberta-v2' is not supported (supported: bert, roberta, xlm-roberta, camembert, "
-               "distilbert, electra, vanilla_transformer)");
+               "distilbert, electra, mpnet, vanilla_transformer)");
     expect_bad("{\"model_type\": \"roberta\", \"position_embedding_type\": \"relative_key_query\"}",
                SE_EUNSUPPORTED, "position_embedding_type 'relative_key_query' is not supported for roberta "
                "(supported: absolute)");
     expect_bad("{\"model_type\": \"xlm-roberta\", \"is_decoder\": true}", SE_EUNSUPPORTED,
                "is_decoder = true is not supported");
+    expect_bad("{\"model_type\": \"mpnet\", \"relative_attention_num_buckets\": 16}", SE_EUNSUPPORTED,
+               "relative_attention_num_buckets = 16 is not supported");
     expect_bad("{\"add_cross_attention\": true}", SE_EUNSUPPORTED, "add_cross_attention = true");
     expect_bad("{\"model_type\": \"distilbert\", \"activation\": \"swish\"}", SE_EUNSUPPORTED,
                "activation 'swish' is not supported");

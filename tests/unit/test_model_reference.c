@@ -19,7 +19,7 @@
 static const char *const models[] = {
     "tiny_bert", "tiny_bert_f16", "tiny_bert_bf16", "tiny_bert_gelu_new", "tiny_bert_prefixed", "tiny_bert_legacy_ln",
     "small_bert", "small_bert_f16", "small_bert_bf16", "tiny_vanilla", "tiny_vanilla_concat", "small_vanilla",
-    "tiny_roberta", "tiny_distilbert", "tiny_electra",
+    "tiny_roberta", "tiny_distilbert", "tiny_electra", "tiny_mpnet",
 };
 
 static void check_model(const char *name)
