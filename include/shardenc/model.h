@@ -190,6 +190,7 @@ typedef struct {
     int d_model, d_out;       /* encoder width; width of one output row */
     int from_folder;          /* pooling came from the folder's modules */
     int max_seq_length;       /* sentence_bert_config.json, 0 = none */
+    int do_lower_case;        /* sentence_bert_config.json: 1, 0, or -1 = not given */
     float *row;               /* scratch: 2 rows of the widest stage */
     int row_w;
     char desc[768];           /* what is used and where it came from */

@@ -120,6 +120,7 @@ se_status se_head_load(const char *dir, int d_model, const char *pooling, int no
     }
     if (h->from_folder) pool_src = "from modules.json";
     h->max_seq_length = f.max_seq_length;
+    h->do_lower_case = f.do_lower_case;
     if (!st && !h->from_folder) {
         h->n_modes = 1;
         h->modes[0] = SE_STP_CLS;
