@@ -193,6 +193,7 @@ typedef struct {
     int do_lower_case;        /* sentence_bert_config.json: 1, 0, or -1 = not given */
     float *row;               /* scratch: 2 rows of the widest stage */
     int row_w;
+    char pooling_name[160];   /* "mean", "cls+max", ... */
     char desc[768];           /* what is used and where it came from */
 } se_head;
 /* Reads DIR's sentence-transformers modules (and Dense weights, each from its

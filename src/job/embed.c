@@ -849,7 +849,8 @@ static se_status write_meta(job *J, const double *group_fig, double total, se_er
     fprintf(f,
             ",\n  \"options\": {\"pooling\": \"%s\", \"normalize\": %s, \"window_tokens\": %lld, \"stride\": %lld, "
             "\"batch_tokens\": %lld, \"tp\": %d, \"sp\": %s, \"on_error\": \"%s\"},\n",
-            se_pooling_name(o->pooling), o->normalize ? "true" : "false", (long long)J->win_len, (long long)J->stride,
+            o->head ? o->head->pooling_name : se_pooling_name(o->pooling), o->normalize ? "true" : "false",
+            (long long)J->win_len, (long long)J->stride,
             (long long)J->batch_tokens, g->tp_size, o->sp ? "true" : "false", o->on_error_fail ? "fail" : "skip");
     if (o->head) {
         fprintf(f, "  \"head\": ");

@@ -148,9 +148,8 @@ se_status se_head_load(const char *dir, int d_model, const char *pooling, int no
     if (!st && !(h->row = malloc(2 * (size_t)widest * sizeof(float))))
         st = se_error_set(err, SE_ENOMEM, "cannot allocate the pooling rows");
     if (!st) {
-        char ms[160];
-        modes_str(h, ms, sizeof ms);
-        size_t n = (size_t)snprintf(h->desc, sizeof h->desc, "pooling %s (%s%s)", ms, pool_src,
+        modes_str(h, h->pooling_name, sizeof h->pooling_name);
+        size_t n = (size_t)snprintf(h->desc, sizeof h->desc, "pooling %s (%s%s)", h->pooling_name, pool_src,
                                     h->include_prompt ? "" : ", prompt tokens excluded");
         for (int i = 0; i < h->n_dense && n < sizeof h->desc; i++)
             n += (size_t)snprintf(h->desc + n, sizeof h->desc - n, ", Dense %d->%d %s", h->dense[i].in,

@@ -23,6 +23,7 @@ check "  banner says what was used and where from" grep -q "pooling mean (from m
 embed 1 --model "$fx/tiny_st" --input "$fx/tiny_st/input.jsonl" --output "$w/st1" --quiet >/dev/null 2>&1
 check "  meta.json records the head" grep -q '"head": "pooling mean (from modules.json)' "$w/st1.meta.json"
 check "  window length from max_seq_length" grep -q '"window_tokens": 24' "$w/st1.meta.json"
+check "  options name the pooling used" grep -q '"pooling": "mean", "normalize": true' "$w/st1.meta.json"
 check "--pooling that breaks the Dense width is refused" bash -c "! $bin embed --quiet --model $fx/tiny_st --input $fx/tiny_st/input.jsonl --output $w/bad --pooling cls+mean 2>$w/err.txt && grep -q 'in_features 32, but the pooling (2 modes x 32) gives 64' $w/err.txt && [ ! -e $w/bad.npy ]"
 check "--normalize with --no-normalize is refused" bash -c "! $bin embed --quiet --model $fx/tiny_st --input $fx/tiny_st/input.jsonl --output $w/bad --normalize --no-normalize 2>/dev/null"
 check "tiny_bert (no modules.json): banner says pooling was not configured" embed 1 --model "$fx/tiny_bert" --input "$fx/tiny_bert/input.jsonl" --output "$w/b"
