@@ -202,7 +202,7 @@ static void test_distance_bias(void **state)
         static const int tiles[][2] = {{0, 0}, {7, 13}, {1, 1}};
         int obq, obk;
         se_attention_get_tiles(&obq, &obk);
-        for (int t = 0; t < 3; t++) {
+        for (int t = 0; t < (dh == 16 ? 3 : 2); t++) { /* 1 x 1 tiles once: slow under ASan */
             if (tiles[t][0]) se_attention_set_tiles(tiles[t][0], tiles[t][1]);
             run(&c, 0.2f);
             const double e = rel_err(&c, c.out);
