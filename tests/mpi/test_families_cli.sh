@@ -30,8 +30,6 @@ check "tiny_bert (no modules.json): banner says pooling was not configured" embe
 cp "$w/check.log" "$w/b.log"
 check "  " grep -q "pooling cls (not configured by the model" "$w/b.log"
 check "  rows = PyTorch cls" $npy cmp "$w/b.npy" "$fx/tiny_bert/ref_cls.npy" 1e-5
-check "  --pooling mean --normalize" embed 1 --quiet --model "$fx/tiny_bert" --input "$fx/tiny_bert/input.jsonl" --output "$w/bm" --pooling mean --normalize
-check "  rows = PyTorch mean, normalised" $npy cmp "$w/bm.npy" "$fx/tiny_bert/ref_mean_norm.npy" 1e-5
 
 # prompts: prepended to the text before tokenising, one string (SentenceTransformer.encode)
 check "--prefix 'query: '" embed 1 --model "$fx/tiny_st" --input "$fx/tiny_st/text.jsonl" --output "$w/p1" --prefix "query: "

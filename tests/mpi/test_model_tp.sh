@@ -3,7 +3,7 @@
 # without --sp, and 2 groups x 2 TP on 4 ranks, for the tiny and small BERT
 # and vanilla fixtures and the tiny RoBERTa (sharded), DistilBERT, ELECTRA and
 # MPNet (relative position buckets: each rank its global heads' bias columns)
-# fixtures (4 heads on 3 ranks: 2,1,1); each result within 1e-5 of PyTorch and of
+# fixtures (4 heads on 3 ranks: 2,1,1) at fewer points; each result within 1e-5 of PyTorch and of
 # one rank.
 set -u
 source "$SE_SRC/launch/mpi_env.sh"
@@ -30,7 +30,7 @@ done
 # tiny_roberta is a sharded checkpoint (model.safetensors.index.json): each
 # rank reads its slices from both shards.
 for model in tiny_roberta tiny_distilbert tiny_electra tiny_mpnet; do
-    for a in "1 1 0" "2 2 1" "3 3 0" "3 3 1" "4 4 1" "4 2 1"; do
+    for a in "1 1 0" "2 2 1" "3 3 1" "4 4 0" "4 2 1"; do
         set -- $a
         run "$1" "$2" "$3" "$model"
     done
