@@ -77,6 +77,15 @@ int se_cmd_info(int argc, char **argv)
             fprintf(stderr, "shardenc info: %s\n", err.msg);
             return se_cli_exit_code(SE_EFORMAT);
         }
+        se_st_set *ws;
+        se_error werr;
+        if (se_st_set_open(dir, &ws, &werr) == SE_OK) {
+            printf("weights: %s (%d file%s)\n", se_st_set_path(ws), se_st_set_n_files(ws),
+                   se_st_set_n_files(ws) > 1 ? "s, each rank reads its slices from each" : "");
+            se_st_set_close(ws);
+        } else {
+            printf("weights: not usable here (%s)\n", werr.msg);
+        }
         se_st_folder f;
         printf("sentence-transformers: %s; output width %d\n", h.desc, h.d_out);
         if (!se_st_folder_load(dir, &f, &err)) {

@@ -67,6 +67,7 @@ done
 
 check "info names the family, recipe and sentence-transformers settings" bash -c "$bin info --model $fx/tiny_st > $w/info.txt && grep -q 'recipe: family bert' $w/info.txt && grep -q 'sentence-transformers: pooling mean (from modules.json)' $w/info.txt && grep -q 'prompt query: \"query: \"' $w/info.txt"
 check "info on RoBERTa: positions from padding_idx+1" bash -c "$bin info --model $fx/tiny_roberta | grep -q 'positions: learned from index 2, up to 40 tokens'"
+check "info on RoBERTa: the sharded index" bash -c "$bin info --model $fx/tiny_roberta | grep -q 'model.safetensors.index.json (2 files'"
 mkdir -p "$w/unk"
 echo '{"model_type": "deberta-v2"}' > "$w/unk/config.json"
 check "an unknown model_type is refused naming it and the supported ones" bash -c "! $bin info --model $w/unk 2>$w/e.txt && grep -q \"model_type 'deberta-v2' is not supported (supported: bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet\" $w/e.txt"
