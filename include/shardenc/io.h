@@ -54,6 +54,22 @@ const char *se_st_metadata(const se_st_file *f, const char *key);
 se_status se_st_read_f32(const se_st_file *f, const se_st_tensor *t, int64_t row0, int64_t nrows,
                          int64_t col0, int64_t ncols, float *dst, se_error *err);
 
+/* The weights of a model folder: DIR/model.safetensors, or the shards that
+ * DIR/model.safetensors.index.json maps tensor names to ({"weight_map":
+ * {"name": "model-00001-of-00002.safetensors", ...}}, Hugging Face's
+ * save_pretrained sharding). Each shard is opened (mmap, validated) once;
+ * nothing is read until a tensor is asked for, so a rank reads only its
+ * slices. A shard name with a '/' or a listed tensor its shard lacks is
+ * refused naming the index; pytorch_model.bin alone is refused (a pickle). */
+typedef struct se_st_set se_st_set;
+se_status se_st_set_open(const char *dir, se_st_set **out, se_error *err);
+void se_st_set_close(se_st_set *s);
+/* The tensor and the file holding it; NULL (and *file NULL) if absent. */
+const se_st_tensor *se_st_set_find(const se_st_set *s, const char *name, const se_st_file **file);
+/* What to name in messages: the single file, or the index. */
+const char *se_st_set_path(const se_st_set *s);
+int se_st_set_n_files(const se_st_set *s);
+
 /* Writes a safetensors file (F32, F16 or BF16 from fp32 data, rounding to
  * nearest even). Used by tests, `shardenc init-model` and the demo model. */
 typedef struct {
@@ -73,7 +89,12 @@ uint16_t se_f32_to_bf16(float x);
 float se_bf16_to_f32(uint16_t h);
 
 /* ------------------------------------------------------------------ config.json */
-typedef enum { SE_ARCH_BERT = 0, SE_ARCH_VANILLA } se_arch;
+/* The family a config.json names (model_type); src/model maps each to its
+ * recipe (model.h, se_recipe). roberta, xlm-roberta and camembert share one. */
+typedef enum {
+    SE_ARCH_BERT = 0, SE_ARCH_VANILLA, SE_ARCH_ROBERTA, SE_ARCH_DISTILBERT, SE_ARCH_ELECTRA, SE_ARCH_MPNET,
+    SE_ARCH_COUNT
+} se_arch;
 typedef enum { SE_ACT_GELU_ERF = 0, SE_ACT_GELU_TANH, SE_ACT_RELU } se_act;
 typedef enum { SE_SIN_INTERLEAVED = 0, SE_SIN_CONCAT } se_sin_layout;
 
@@ -90,13 +111,17 @@ typedef struct {
     int vocab_size;
     float ln_eps;            /* layer_norm_eps */
     int pad_token_id;
+    int emb_size;            /* embedding_size (ELECTRA; projected to hidden_size); else = d_model */
+    int rel_buckets;         /* relative_attention_num_buckets (MPNet), else 0 */
     /* vanilla only */
     se_sin_layout sin_layout;
     double sin_base;         /* sinusoidal_base, default 10000 */
     int scale_embedding;     /* x sqrt(d_model), default true */
 } se_model_config;
 
-/* Parses config.json. Missing keys take Hugging Face's BertConfig defaults;
+/* Parses config.json. Missing keys take the family's Hugging Face config
+ * defaults (BertConfig, RobertaConfig, DistilBertConfig with its own key
+ * names dim/n_layers/n_heads/hidden_dim/activation, ElectraConfig);
  * what the runtime cannot run (unknown model_type or hidden_act, a
  * position_embedding_type other than absolute for BERT, hidden_size not
  * divisible by num_attention_heads, ...) is refused by name. */
@@ -105,6 +130,47 @@ se_status se_config_parse(const char *json, size_t len, const char *name, se_mod
 /* Serialises cfg as config.json (for generated models). */
 se_status se_config_save(const char *path, const se_model_config *cfg, se_error *err);
 const char *se_act_name(se_act a);
+
+/* ------------------------------------------------------------------ sentence-transformers folders
+ * What SentenceTransformer(dir) reads besides the encoder (sentence-transformers
+ * SentenceTransformer._load_sbert_model and models/{Pooling,Dense,Normalize}.py):
+ *   modules.json                       [{"idx", "name", "path", "type"}, ...] in order
+ *   <Pooling path>/config.json         pooling_mode_* flags (or "pooling_mode"), include_prompt
+ *   <Dense path>/config.json           in_features, out_features, bias, activation_function
+ *   <Dense path>/model.safetensors     linear.weight [out, in], linear.bias [out]
+ *   sentence_bert_config.json          max_seq_length, do_lower_case
+ *   config_sentence_transformers.json  prompts {name: text}, default_prompt_name
+ * Module types other than Transformer, Pooling, Dense, Normalize are refused
+ * by name. */
+/* Pooling modes in the order Pooling.forward concatenates them. */
+enum { SE_STP_CLS = 0, SE_STP_MAX, SE_STP_MEAN, SE_STP_MEAN_SQRT_LEN, SE_STP_WEIGHTEDMEAN, SE_STP_LASTTOKEN, SE_STP_COUNT };
+typedef enum { SE_STM_TRANSFORMER = 0, SE_STM_POOLING, SE_STM_DENSE, SE_STM_NORMALIZE } se_stm_kind;
+typedef enum { SE_DACT_IDENTITY = 0, SE_DACT_TANH, SE_DACT_RELU, SE_DACT_SIGMOID, SE_DACT_GELU } se_dense_act;
+#define SE_ST_MAX_MODULES 8
+#define SE_ST_MAX_PROMPTS 16
+typedef struct {
+    se_stm_kind kind;
+    char path[512];          /* folder of the module, relative to the model folder ("" = root) */
+    unsigned modes;          /* pooling: bit SE_STP_* set per mode */
+    int include_prompt;      /* pooling: default true */
+    int in, out, bias;       /* dense */
+    se_dense_act act;        /* dense */
+} se_st_module;
+typedef struct {
+    int found;               /* modules.json present */
+    int n;
+    se_st_module m[SE_ST_MAX_MODULES];
+    int max_seq_length;      /* 0 = not given */
+    int do_lower_case;       /* -1 = not given */
+    int n_prompts;
+    char prompt_name[SE_ST_MAX_PROMPTS][64];
+    char *prompt_text[SE_ST_MAX_PROMPTS];
+    char default_prompt[64]; /* "" = none */
+} se_st_folder;
+se_status se_st_folder_load(const char *dir, se_st_folder *f, se_error *err);
+void se_st_folder_free(se_st_folder *f);
+const char *se_st_pool_mode_name(int mode); /* "cls", "max", "mean", "mean_sqrt_len_tokens", ... */
+const char *se_dense_act_name(se_dense_act a);
 
 /* ------------------------------------------------------------------ .npy
  * NumPy format 1.0: magic, version, header dict padded with spaces to a

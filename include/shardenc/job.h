@@ -43,7 +43,9 @@ typedef struct {
     const char *input;
     const char *output;      /* prefix */
     int tp, sp;
-    se_pooling pooling;
+    se_pooling pooling;      /* SE_POOL_NONE: per-token states; otherwise head (if set) pools */
+    const se_head *head;     /* sentence-transformers head (pooling, Dense); NULL = se_pool(pooling) */
+    const char *prompt;      /* text prepended to every text document before tokenising, or NULL */
     int normalize;
     int64_t max_tokens;      /* window length; 0 = model limit (BERT) / unlimited (vanilla) */
     int64_t stride;          /* 0 = window - window/8 */

@@ -56,6 +56,20 @@ void se_softmax_rows(float *x, int rows, int n);
 size_t se_attention_ws_floats(int max_threads, int d_head);
 void se_attention(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
                   const int64_t *seq_start, int n_seq, int n_heads, int d_head, float scale, float *ws);
+/* The same with an additive per-head score bias that depends only on the
+ * key-minus-query distance, added inside the tile loop (no n×n buffer):
+ *   score_h(i, j) = q_i·k_j·scale + bias[h·ld + center + (j - i)]
+ * (MPNet's relative position buckets; ALiBi's -m_h·|i-j| fits the same
+ * table). center must be >= the longest sequence - 1, ld >= 2·center + 1;
+ * h is the local head index. NULL bias = se_attention. Runs the sgemm tiles
+ * (the AVX-512 d_head 64 path takes no bias yet). */
+typedef struct {
+    const float *bias;
+    int ld, center;
+} se_att_bias;
+void se_attention_biased(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
+                         const int64_t *seq_start, int n_seq, int n_heads, int d_head, float scale,
+                         const se_att_bias *bias, float *ws);
 /* ws must hold se_attention_ws_floats(T, d_head) floats with T >= the number
  * of threads at the call (se_num_threads()); 64-byte aligned (se_alloc) is
  * best. The call uses no other memory: ws is ~1.2 MiB per thread whatever the

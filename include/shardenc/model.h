@@ -10,6 +10,69 @@
 #include "shardenc/dist.h"
 #include "shardenc/io.h"
 
+/* ------------------------------------------------------------------ recipes
+ * A family is data (DESIGN.md, "Families are data"): one forward reads these
+ * axes and one loader reads these names; adding a family is one small file
+ * src/model/family_<name>.c holding its se_recipe, plus its reference test.
+ * Axes values that no family uses yet (pre-LN, RoPE, ALiBi, gated FFN, local
+ * layers: issue 12) are named here so the table has their place; a recipe that
+ * uses one the forward does not implement is refused by se_recipe_check. */
+typedef enum {
+    SE_POS_LEARNED = 0,    /* E_pos[p], p = 0.. (BERT, DistilBERT, ELECTRA) */
+    SE_POS_LEARNED_OFFSET, /* E_pos[pad+1+#non-pad before], pad tokens at E_pos[pad] (RoBERTa) */
+    SE_POS_SINUSOIDAL,     /* fixed table added to the embeddings (vanilla) */
+    SE_POS_ROPE,           /* q, k rotated per head (issue 12) */
+    SE_POS_NONE,           /* no absolute positions (ALiBi models, issue 12) */
+} se_pos_kind;
+/* What the attention adds to the scores (se_attention_biased: a per-head table
+ * over the key-minus-query distance). */
+typedef enum {
+    SE_ATTB_NONE = 0,
+    SE_ATTB_REL_BUCKETS, /* + E_rel[bucket(j-i), h], one table shared by all layers (MPNet) */
+    SE_ATTB_ALIBI,       /* - m_h·|i-j|, slopes by global head index (issue 12) */
+} se_attb_kind;
+typedef enum { SE_NORM_POST = 0, SE_NORM_PRE } se_norm_place;
+typedef enum { SE_FFN_DENSE = 0, SE_FFN_GATED } se_ffn_kind;
+
+/* Tensor names of one layer (printf formats taking the layer index). Q, K, V
+ * apart, or fused: row blocks j·d of one [3d, d] tensor named by qkv_w[0]. */
+typedef struct {
+    const char *qkv_w[3], *qkv_b[3];
+    int fused;
+    const char *wo, *bo, *ln1_g, *ln1_b, *w1, *b1, *w2, *b2, *ln2_g, *ln2_b;
+} se_layer_names;
+
+typedef struct {
+    const char *family;          /* "bert", "roberta", ... as `info` prints it */
+    const char *prefixes[3];     /* tried in order when the bare names are absent ("bert.") */
+    /* embeddings: token (+ position) (+ type) (+ norm) (+ projection); NULL = absent */
+    const char *tok_emb, *pos_emb, *type_emb, *emb_ln_g, *emb_ln_b, *emb_proj_w, *emb_proj_b;
+    se_layer_names layer;
+    const char *layer_probe;     /* a name of layer %d, to notice extra layers in the file */
+    const char *rel_bias;        /* [buckets, n_heads] table for SE_ATTB_REL_BUCKETS, or NULL */
+    se_pos_kind pos;
+    int pos_padding_idx;         /* SE_POS_LEARNED_OFFSET: padding_idx, or -1 for config's pad_token_id */
+    se_attb_kind attn_bias;
+    se_norm_place norm;
+    se_ffn_kind ffn;
+    int emb_scale_sqrt_d;        /* x = E_tok·√d (vanilla, from scale_embedding) */
+    const char *specials;        /* what a text window is wrapped in, for info */
+} se_recipe;
+
+/* The recipe of a config's family (never NULL for a parsed config). */
+const se_recipe *se_recipe_of(const se_model_config *cfg);
+/* Refuses, by axis name, a recipe whose axes the forward does not run. */
+se_status se_recipe_check(const se_recipe *r, se_error *err);
+/* One line describing the recipe (for info and banners). */
+void se_recipe_describe(const se_recipe *r, const se_model_config *cfg, char *buf, size_t cap);
+/* First position index used by a sequence (pad+1 for RoBERTa, else 0) and the
+ * longest sequence the position table allows (0 = unlimited). */
+int se_recipe_first_pos(const se_recipe *r, const se_model_config *cfg);
+int se_recipe_padding_idx(const se_recipe *r, const se_model_config *cfg);
+/* MPNet's bucket of a key-minus-query distance (0..31). */
+int se_recipe_rel_bucket(int rel);
+int64_t se_recipe_max_len(const se_recipe *r, const se_model_config *cfg);
+
 /* What one tensor-parallel rank owns: heads [h0, h0+nh) and FFN units
  * [f0, f0+nf), contiguous (se_split: 12 heads on 5 ranks = 3,3,2,2,2). */
 typedef struct {
@@ -37,12 +100,17 @@ typedef struct {
 
 typedef struct {
     se_model_config cfg;
+    const se_recipe *recipe;
     se_shard shard;
     int d_head;
-    float *tok_emb;  /* [vocab, d] */
-    float *pos_emb;  /* [max_pos, d] (BERT) or NULL */
-    float *type_emb; /* [type_vocab, d] (BERT) or NULL */
-    float *emb_ln_g, *emb_ln_b; /* (BERT) or NULL */
+    float *tok_emb;  /* [vocab, e]  e = cfg.emb_size (= d_model unless projected) */
+    float *pos_emb;  /* [max_pos, e] or NULL */
+    float *type_emb; /* [type_vocab, e] or NULL */
+    float *emb_ln_g, *emb_ln_b; /* [e] or NULL */
+    float *emb_proj_w, *emb_proj_b; /* [d, e], [d] (ELECTRA with e != d) or NULL */
+    float *rel_emb;      /* [rel_buckets, nh] the local heads' columns of the relative bias table, or NULL */
+    float *att_bias;     /* [nh, 2·att_center+1] score bias by distance j-i for the local heads, or NULL */
+    int att_center;      /* longest sequence - 1 */
     se_layer *layers;
     float *arena;        /* every weight above lives in this one allocation */
     size_t arena_floats;
@@ -51,8 +119,10 @@ typedef struct {
     char source[512];    /* folder the weights came from, or "random(seed)" */
 } se_model;
 
-/* Loads DIR/config.json and this rank's slices of DIR/model.safetensors.
- * Tensor names with or without the `bert.` prefix; legacy LayerNorm
+/* Loads DIR/config.json and this rank's slices of DIR/model.safetensors, or
+ * of the shards DIR/model.safetensors.index.json lists (each tensor read from
+ * the file its weight_map names). Names per the family's recipe, with or
+ * without its prefix (`bert.`, `roberta.`, ...); legacy LayerNorm
  * gamma/beta; unused tensors (cls.*, pooler.*) ignored; every shape checked
  * against the config with the tensor named in the message. */
 se_status se_model_load(const char *dir, int tp_rank, int tp_size, se_model **out, se_error *err);
@@ -98,6 +168,48 @@ const char *se_pooling_name(se_pooling p);
 void se_pool(float *out, const float *hidden, int d, const int64_t *seq_start, int n_seq, se_pooling p,
              int normalize);
 void se_l2_normalize(float *rows, int n_rows, int d);
+
+/* ------------------------------------------------------------------ sentence-transformers head
+ * What follows the encoder in a sentence-transformers folder (io.h,
+ * se_st_folder): Pooling (modes concatenated in Pooling.forward's order:
+ * cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken), Dense
+ * layers (y = act(x·Wᵀ + b)), Normalize. A folder without modules.json gets
+ * today's default (cls, no Dense, no Normalize) and says so in desc. */
+typedef struct {
+    int in, out;
+    se_dense_act act;
+    float *w, *b; /* [out, in], [out] or NULL */
+} se_dense;
+typedef struct {
+    int n_modes;
+    int modes[SE_STP_COUNT];  /* SE_STP_*, in concatenation order */
+    int include_prompt;
+    int n_dense;
+    se_dense dense[SE_ST_MAX_MODULES];
+    int normalize;
+    int d_model, d_out;       /* encoder width; width of one output row */
+    int from_folder;          /* pooling came from the folder's modules */
+    int max_seq_length;       /* sentence_bert_config.json, 0 = none */
+    int do_lower_case;        /* sentence_bert_config.json: 1, 0, or -1 = not given */
+    float *row;               /* scratch: 2 rows of the widest stage */
+    int row_w;
+    char pooling_name[160];   /* "mean", "cls+max", ... */
+    char desc[768];           /* what is used and where it came from */
+} se_head;
+/* Reads DIR's sentence-transformers modules (and Dense weights, each from its
+ * folder's model.safetensors) for an encoder of width d_model. pooling (NULL
+ * = the folder's) replaces the Pooling module: "cls", "mean", "max",
+ * "mean_sqrt_len_tokens", "weightedmean", "lasttoken", or several joined by
+ * '+' (concatenated in sentence-transformers' order); a Dense that no longer
+ * fits the pooled width is refused. normalize: -1 the folder's, 0 off, 1 on. */
+se_status se_head_load(const char *dir, int d_model, const char *pooling, int normalize, se_head *h, se_error *err);
+void se_head_free(se_head *h);
+/* out[s, :d_out] for each sequence of a packed batch: pool, Dense, and L2 if
+ * with_normalize (callers that merge windows first normalise after).
+ * skip[s] (or NULL) = leading prompt tokens that pooling leaves out when
+ * include_prompt is false (SentenceTransformer.encode's prompt_length). */
+void se_head_apply(const se_head *h, float *out, const float *hidden, const int64_t *seq_start, int n_seq,
+                   const int32_t *skip, int with_normalize);
 
 /* FLOPs of one forward as the bench counts them: per token per layer
  * 24·d² + 4·n·d (n = its sequence length), plus nothing for embeddings. */

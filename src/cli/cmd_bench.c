@@ -243,7 +243,7 @@ int se_cmd_bench(int argc, char **argv)
                        "\"slowest_rank\": {\"rank\": %d, \"seconds\": %.6f, \"breakdown\": {\"gemm\": %.6f, "
                        "\"attention\": %.6f, \"other\": %.6f, \"collectives\": %.6f}}, "
                        "\"baseline_tokens_per_s\": %.2f, \"parallel_efficiency\": %.4f}\n",
-                       cpath, cfg.arch == SE_ARCH_BERT ? "bert" : "vanilla", cfg.d_model, cfg.n_heads, cfg.d_ff,
+                       cpath, se_recipe_of(&cfg)->family, cfg.d_model, cfg.n_heads, cfg.d_ff,
                        cfg.n_layers, (long long)seq, (long long)batch, P, g.tp_size, g.dp_size, sp ? "true" : "false",
                        omp_get_max_threads(), se_blas_parallel_mode(), (long long)iters, tps, tps / P, gflops,
                        sg_total, pct, secs, rss_max, wmax, r0[1] / iters, r0[2] / iters, r0[3] / iters, r0[4] / iters,
@@ -251,7 +251,7 @@ int se_cmd_bench(int argc, char **argv)
                        rs[1] / iters, rs[2] / iters, rs[3] / iters, rs[4] / iters, base_tps, eff);
             } else {
                 printf("model %s: %s d_model %d, %d heads, d_ff %d, %d layers; seq %lld x batch %lld per group\n",
-                       cpath, cfg.arch == SE_ARCH_BERT ? "bert" : "vanilla", cfg.d_model, cfg.n_heads, cfg.d_ff,
+                       cpath, se_recipe_of(&cfg)->family, cfg.d_model, cfg.n_heads, cfg.d_ff,
                        cfg.n_layers, (long long)seq, (long long)batch);
                 printf("grid: %d ranks = %d DP x %d TP%s, %d threads/rank, BLAS %s (parallel mode %d)\n", P,
                        g.dp_size, g.tp_size, sp ? " (sequence-parallel)" : "", omp_get_max_threads(),

@@ -11,9 +11,16 @@ static const se_opt_spec specs[] = {
     {"output", 1, "output prefix: PREFIX.npy, PREFIX.ids.txt, PREFIX.meta.json"},
     {"tp", 1, "tensor-parallel size: ranks sharing one model copy (default 1)"},
     {"sp", 0, "sequence-parallel collectives inside each TP group"},
-    {"pooling", 1, "cls (default), mean, max, or none (per-token states)"},
-    {"normalize", 0, "L2-normalise each embedding"},
-    {"max-tokens", 1, "window length in tokens (default: the model's limit; vanilla: unlimited)"},
+    {"pooling", 1,
+     "cls, mean, max, mean_sqrt_len_tokens, weightedmean, lasttoken (several joined by '+'), or none (per-token "
+     "states); default: the sentence-transformers folder's Pooling module, else cls"},
+    {"normalize", 0, "L2-normalise each embedding (default: on iff the folder has a Normalize module)"},
+    {"no-normalize", 0, "do not L2-normalise, even if the folder has a Normalize module"},
+    {"max-tokens", 1,
+     "window length in tokens (default: the folder's max_seq_length, else the model's limit; vanilla: unlimited)"},
+    {"prompt-name", 1,
+     "prepend the folder's prompt of that name (config_sentence_transformers.json) to every text document"},
+    {"prefix", 1, "prepend this text to every text document (e.g. \"query: \")"},
     {"stride", 1, "window stride in content tokens (default: 1/8 overlap)"},
     {"batch-tokens", 1, "tokens per packed batch (default 8192, or the longest window)"},
     {"resume", 0, "continue an interrupted job with the same arguments"},
@@ -24,6 +31,39 @@ static const se_opt_spec specs[] = {
     {"quiet", 0, "no banner and no progress"},
 };
 #define NS ((int)(sizeof specs / sizeof specs[0]))
+
+/* SentenceTransformer.encode(prompt_name=..., prompt=...): an explicit
+ * prefix, else the named prompt, else default_prompt_name, else none. */
+static se_status resolve_prompt(const char *dir, const char *name, const char *prefix, char *out, size_t cap,
+                                se_error *err)
+{
+    out[0] = 0;
+    if (name && prefix) return se_error_set(err, SE_EINVAL, "--prompt-name and --prefix are two prompts: give one");
+    if (prefix) {
+        if (strlen(prefix) >= cap) return se_error_set(err, SE_EINVAL, "--prefix is longer than %zu bytes", cap - 1);
+        snprintf(out, cap, "%s", prefix);
+        return SE_OK;
+    }
+    se_st_folder f;
+    se_status st = se_st_folder_load(dir, &f, err);
+    if (st) return st;
+    const char *want = name ? name : f.default_prompt[0] ? f.default_prompt : NULL;
+    int k = 0;
+    while (want && k < f.n_prompts && strcmp(f.prompt_name[k], want)) k++;
+    if (want && k == f.n_prompts) {
+        char names[512] = "";
+        size_t n = 0;
+        for (int i = 0; i < f.n_prompts && n < sizeof names; i++)
+            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", f.prompt_name[i]);
+        st = se_error_set(err, SE_EINVAL, "--prompt-name '%s': %s/config_sentence_transformers.json has %s%s", want,
+                          dir, f.n_prompts ? "only " : "no prompts", names);
+    } else if (want) {
+        if (strlen(f.prompt_text[k]) >= cap) st = se_error_set(err, SE_EINVAL, "prompt '%s' is too long", want);
+        else snprintf(out, cap, "%s", f.prompt_text[k]);
+    }
+    se_st_folder_free(&f);
+    return st;
+}
 
 int se_cmd_embed(int argc, char **argv)
 {
@@ -44,7 +84,7 @@ int se_cmd_embed(int argc, char **argv)
         if (rank == 0)
             se_opts_usage(stdout,
                           "[mpirun -n P] shardenc embed --model DIR --input FILE.jsonl --output PREFIX [--tp T] "
-                          "[--pooling cls|mean|max|none] [--normalize] [--resume]",
+                          "[--pooling MODE[+MODE..]|none] [--normalize|--no-normalize] [--resume]",
                           specs, NS);
         se_dist_finalize();
         return SE_EXIT_OK;
@@ -63,14 +103,65 @@ int se_cmd_embed(int argc, char **argv)
     if (!st) st = se_opt_int(&o, specs, NS, "progress-every", 10, 0, 86400, &pe, &err);
     if (!st) st = se_opt_int(&o, specs, NS, "sync-every", 10, 1, 86400, &se, &err);
     if (!st) st = se_opt_int(&o, specs, NS, "sync-batches", 256, 1, 1 << 30, &eo.sync_batches, &err);
-    if (!st) st = se_pooling_parse(se_opt_str(&o, specs, NS, "pooling", "cls"), &eo.pooling, &err);
+    /* The sentence-transformers head: the folder's modules unless --pooling /
+     * --normalize / --no-normalize / --max-tokens say otherwise. */
+    se_head head = {0};
+    char prompt[4096] = "";
+    const char *pooling = st ? NULL : se_opt_str(&o, specs, NS, "pooling", NULL);
+    if (!st)
+        st = resolve_prompt(eo.model_dir, se_opt_str(&o, specs, NS, "prompt-name", NULL),
+                            se_opt_str(&o, specs, NS, "prefix", NULL), prompt, sizeof prompt, &err);
+    if (!st && prompt[0]) eo.prompt = prompt;
+    int have_head = 0;
+    if (!st && pooling && !strcmp(pooling, "none")) {
+        eo.pooling = SE_POOL_NONE;
+    } else if (!st) {
+        int nrm = se_opt_flag(&o, specs, NS, "normalize") ? 1 : se_opt_flag(&o, specs, NS, "no-normalize") ? 0 : -1;
+        se_model_config mc;
+        st = se_model_load_config(eo.model_dir, &mc, &err);
+        if (!st) st = se_head_load(eo.model_dir, mc.d_model, pooling, nrm, &head, &err);
+        have_head = !st;
+        if (!st) {
+            /* not none: the head pools. eo.pooling is then the rule that combines a
+             * long document's window rows (embed_internal.h): a lone cls/mean/max
+             * combines as itself (max = the max over all token states); anything
+             * else (several modes, Dense) as the token-weighted mean of the rows. */
+            eo.pooling = SE_POOL_MEAN;
+            if (head.n_modes == 1 && head.n_dense == 0) {
+                if (head.modes[0] == SE_STP_CLS) eo.pooling = SE_POOL_CLS;
+                if (head.modes[0] == SE_STP_MAX) eo.pooling = SE_POOL_MAX;
+            }
+            eo.head = &head;
+            if (prompt[0]) {
+                eo.prompt = prompt;
+                size_t n = strlen(head.desc);
+                snprintf(head.desc + n, sizeof head.desc - n, ", prompt \"%.200s\" (from %s) on text documents",
+                         prompt, se_opt_str(&o, specs, NS, "prefix", NULL) ? "--prefix"
+                                 : se_opt_str(&o, specs, NS, "prompt-name", NULL) ? "--prompt-name"
+                                                                                 : "default_prompt_name");
+            }
+            /* Transformer.tokenize lowercases the text first when do_lower_case is set;
+             * we do not (yet): say so rather than pretend. Pre-tokenised input is unaffected. */
+            if (head.do_lower_case == 1 && rank == 0)
+                se_log(SE_LOG_WARN,
+                       "%s/sentence_bert_config.json has do_lower_case true: shardenc does not lowercase text "
+                       "before tokenising (only the tokenizer's own normalizer applies); lowercase text input "
+                       "yourself or give input_ids",
+                       eo.model_dir);
+            int64_t lim = se_recipe_max_len(se_recipe_of(&mc), &mc);
+            if (eo.max_tokens == 0 && head.max_seq_length > 0)
+                eo.max_tokens = lim > 0 && head.max_seq_length > lim ? lim : head.max_seq_length;
+        }
+    }
     if (!st) {
         const char *oe = se_opt_str(&o, specs, NS, "on-error", "skip");
         if (!strcmp(oe, "fail")) eo.on_error_fail = 1;
         else if (strcmp(oe, "skip")) st = se_error_set(&err, SE_EINVAL, "--on-error '%s' is not skip or fail", oe);
     }
     eo.sp = se_opt_flag(&o, specs, NS, "sp");
-    eo.normalize = se_opt_flag(&o, specs, NS, "normalize");
+    eo.normalize = have_head ? head.normalize : se_opt_flag(&o, specs, NS, "normalize");
+    if (!st && se_opt_flag(&o, specs, NS, "normalize") && se_opt_flag(&o, specs, NS, "no-normalize"))
+        st = se_error_set(&err, SE_EINVAL, "--normalize and --no-normalize contradict each other");
     eo.resume = se_opt_flag(&o, specs, NS, "resume");
     eo.quiet = se_opt_flag(&o, specs, NS, "quiet");
     eo.progress_every = (double)pe;
@@ -97,6 +188,7 @@ int se_cmd_embed(int argc, char **argv)
     int code = se_cli_exit_code(st);
     if (st == SE_EREMOTE) code = strstr(err.msg, "interrupted") ? SE_EXIT_INTERRUPTED : SE_EXIT_FAIL;
     if (have_grid) se_grid_free(&g);
+    if (have_head) se_head_free(&head);
     se_dist_finalize();
     return code;
 }

@@ -24,8 +24,13 @@ static void plan_bytes(const se_model_config *c, const se_shard *s, double *laye
 {
     double d = c->d_model, dl = (double)s->nh * (c->d_model / c->n_heads), nf = s->nf;
     *layer = 4.0 * c->n_layers * (3 * dl * d + 3 * dl + d * dl + nf * d + nf + d * nf);
-    double emb = (double)c->vocab_size * d;
-    if (c->arch == SE_ARCH_BERT) emb += ((double)c->max_pos + c->type_vocab + 2) * d;
+    const se_recipe *R = se_recipe_of(c);
+    double e = c->emb_size > 0 ? c->emb_size : d;
+    double emb = (double)c->vocab_size * e;
+    if (R->pos_emb) emb += (double)c->max_pos * e;
+    if (R->type_emb) emb += (double)c->type_vocab * e;
+    if (R->emb_ln_g) emb += 2 * e;
+    if (R->emb_proj_w && e != d) emb += d * e + d;
     *repl = 4.0 * (emb + c->n_layers * 6 * d);
 }
 
@@ -51,13 +56,47 @@ int se_cmd_info(int argc, char **argv)
         fprintf(stderr, "shardenc info: %s\n", err.msg);
         return se_cli_exit_code(st);
     }
-    printf("model %s: %s (%s), d_model %d, %d heads x %d, d_ff %d, %d layers, vocab %d, %s, LayerNorm eps %g\n", dir,
-           c.model_type, c.arch == SE_ARCH_BERT ? "BERT" : "vanilla encoder", c.d_model, c.n_heads,
-           c.d_model / c.n_heads, c.d_ff, c.n_layers, c.vocab_size, se_act_name(c.act), c.ln_eps);
-    if (c.max_pos > 0) printf("positions: learned, up to %d tokens per sequence\n", c.max_pos);
+    const se_recipe *R = se_recipe_of(&c);
+    char rd[512];
+    se_recipe_describe(R, &c, rd, sizeof rd);
+    printf("model %s: %s, d_model %d, %d heads x %d, d_ff %d, %d layers, vocab %d, %s, LayerNorm eps %g\n", dir,
+           c.model_type, c.d_model, c.n_heads, c.d_model / c.n_heads, c.d_ff, c.n_layers, c.vocab_size,
+           se_act_name(c.act), c.ln_eps);
+    printf("recipe: %s\n", rd);
+    if (R->pos != SE_POS_SINUSOIDAL)
+        printf("positions: learned from index %d, up to %lld tokens per sequence\n", se_recipe_first_pos(R, &c),
+               (long long)se_recipe_max_len(R, &c));
     else
         printf("positions: sinusoidal (%s, base %g), no length limit\n",
                c.sin_layout == SE_SIN_INTERLEAVED ? "interleaved" : "concat", c.sin_base);
+    size_t dl = strlen(dir);
+    if (!(dl > 5 && !strcmp(dir + dl - 5, ".json"))) {
+        /* the sentence-transformers settings a job would use by default */
+        se_head h;
+        if (se_head_load(dir, c.d_model, NULL, -1, &h, &err)) {
+            fprintf(stderr, "shardenc info: %s\n", err.msg);
+            return se_cli_exit_code(SE_EFORMAT);
+        }
+        se_st_set *ws;
+        se_error werr;
+        if (se_st_set_open(dir, &ws, &werr) == SE_OK) {
+            printf("weights: %s (%d file%s)\n", se_st_set_path(ws), se_st_set_n_files(ws),
+                   se_st_set_n_files(ws) > 1 ? "s, each rank reads its slices from each" : "");
+            se_st_set_close(ws);
+        } else {
+            printf("weights: not usable here (%s)\n", werr.msg);
+        }
+        se_st_folder f;
+        printf("sentence-transformers: %s; output width %d\n", h.desc, h.d_out);
+        if (!se_st_folder_load(dir, &f, &err)) {
+            for (int i = 0; i < f.n_prompts; i++)
+                printf("  prompt %s: \"%s\"%s\n", f.prompt_name[i], f.prompt_text[i],
+                       !strcmp(f.prompt_name[i], f.default_prompt) ? " (default)" : "");
+            if (f.do_lower_case >= 0) printf("  do_lower_case %s\n", f.do_lower_case ? "true" : "false");
+            se_st_folder_free(&f);
+        }
+        se_head_free(&h);
+    }
     printf("tensor-parallel plan for --tp %lld:\n", (long long)tp);
     printf("  %-5s %-12s %-16s %14s %14s %14s\n", "rank", "heads", "ffn units", "layer MiB", "replicated MiB",
            "total MiB");

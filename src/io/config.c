@@ -93,14 +93,31 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
         se_log(SE_LOG_WARN, "%s: no model_type; assuming \"bert\"", name);
         mt = "bert";
     }
-    if (!strcmp(mt, "bert")) cfg->arch = SE_ARCH_BERT;
-    else if (!strcmp(mt, "vanilla_transformer")) cfg->arch = SE_ARCH_VANILLA;
-    else
+    /* model_type -> family. The key names and defaults of each family's
+     * Hugging Face config class (configuration_<family>.py). DistilBertConfig
+     * spells the sizes dim/n_layers/n_heads/hidden_dim/activation. */
+    static const struct {
+        const char *model_type;
+        se_arch arch;
+    } types[] = {
+        {"bert", SE_ARCH_BERT},           {"roberta", SE_ARCH_ROBERTA},       {"xlm-roberta", SE_ARCH_ROBERTA},
+        {"camembert", SE_ARCH_ROBERTA},   {"distilbert", SE_ARCH_DISTILBERT}, {"electra", SE_ARCH_ELECTRA},
+        {"mpnet", SE_ARCH_MPNET},         {"vanilla_transformer", SE_ARCH_VANILLA},
+    };
+    size_t ti = 0, nt = sizeof types / sizeof types[0];
+    while (ti < nt && strcmp(mt, types[ti].model_type)) ti++;
+    if (ti == nt)
         return se_error_set(err, SE_EUNSUPPORTED,
-                            "%s: model_type '%.100s' is not supported (supported: bert, vanilla_transformer)", name,
-                            mt);
+                            "%s: model_type '%.100s' is not supported (supported: bert, roberta, xlm-roberta, "
+                            "camembert, distilbert, electra, mpnet, vanilla_transformer)",
+                            name, mt);
+    cfg->arch = types[ti].arch;
     snprintf(cfg->model_type, sizeof cfg->model_type, "%s", mt);
-    int vanilla = cfg->arch == SE_ARCH_VANILLA;
+    int vanilla = cfg->arch == SE_ARCH_VANILLA, distil = cfg->arch == SE_ARCH_DISTILBERT,
+        mpnet = cfg->arch == SE_ARCH_MPNET;
+    const char *k_hidden = distil ? "dim" : "hidden_size", *k_layers = distil ? "n_layers" : "num_hidden_layers",
+               *k_heads = distil ? "n_heads" : "num_attention_heads", *k_ff = distil ? "hidden_dim" : "intermediate_size",
+               *k_act = distil ? "activation" : "hidden_act";
 
     /* BertConfig defaults (transformers/models/bert/configuration_bert.py). */
     cfg->d_model = 768;
@@ -109,33 +126,59 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
     cfg->d_ff = 3072;
     cfg->act = vanilla ? SE_ACT_RELU : SE_ACT_GELU_ERF;
     cfg->max_pos = vanilla ? 0 : 512;
-    cfg->type_vocab = vanilla ? 0 : 2;
+    cfg->type_vocab = vanilla || distil || mpnet ? 0 : 2;
     cfg->vocab_size = 30522;
     cfg->ln_eps = vanilla ? 1e-5f : 1e-12f;
-    cfg->pad_token_id = 0;
+    cfg->pad_token_id = cfg->arch == SE_ARCH_ROBERTA || mpnet ? 1 : 0; /* RobertaConfig, MPNetConfig: 1 */
+    if (mpnet) { /* MPNetConfig */
+        cfg->vocab_size = 30527;
+        cfg->max_pos = 514;
+        cfg->rel_buckets = 32;
+    }
     cfg->sin_layout = SE_SIN_INTERLEAVED;
     cfg->sin_base = 10000.0;
     cfg->scale_embedding = 1;
+    if (distil) cfg->n_layers = 6; /* DistilBertConfig: n_layers=6 */
+    if (cfg->arch == SE_ARCH_ELECTRA) { /* ElectraConfig: the small discriminator's shape */
+        cfg->d_model = 256;
+        cfg->n_heads = 4;
+        cfg->d_ff = 1024;
+        cfg->emb_size = 128;
+    }
 
     /* Bounds: generous for real models, small enough that no single size can
      * make a buffer overflow size_t arithmetic downstream. */
-    if ((st = get_int(root, name, "hidden_size", 1, 65536, &cfg->d_model, NULL, err))) return st;
-    if ((st = get_int(root, name, "num_hidden_layers", 1, 1000, &cfg->n_layers, NULL, err))) return st;
-    if ((st = get_int(root, name, "num_attention_heads", 1, 65536, &cfg->n_heads, NULL, err))) return st;
-    if ((st = get_int(root, name, "intermediate_size", 1, 1 << 20, &cfg->d_ff, NULL, err))) return st;
+    if ((st = get_int(root, name, k_hidden, 1, 65536, &cfg->d_model, NULL, err))) return st;
+    if ((st = get_int(root, name, k_layers, 1, 1000, &cfg->n_layers, NULL, err))) return st;
+    if ((st = get_int(root, name, k_heads, 1, 65536, &cfg->n_heads, NULL, err))) return st;
+    if ((st = get_int(root, name, k_ff, 1, 1 << 20, &cfg->d_ff, NULL, err))) return st;
+    if (cfg->arch != SE_ARCH_ELECTRA) cfg->emb_size = cfg->d_model;
+    else if ((st = get_int(root, name, "embedding_size", 1, 65536, &cfg->emb_size, NULL, err)))
+        return st;
     if ((st = get_int(root, name, "vocab_size", 1, 100000000, &cfg->vocab_size, NULL, err))) return st;
     int have_max_pos = 0;
     if ((st = get_int(root, name, "max_position_embeddings", 1, 1 << 20, &cfg->max_pos, &have_max_pos, err)))
         return st;
     if (vanilla && !have_max_pos) cfg->max_pos = 0;
-    if (vanilla) {
+    if (mpnet) {
+        /* MPNetEncoder.compute_position_bias buckets with num_buckets=32 whatever
+         * the config says; the table needs those 32 rows. */
+        if ((st = get_int(root, name, "relative_attention_num_buckets", 1, 1 << 16, &cfg->rel_buckets, NULL, err)))
+            return st;
+        if (cfg->rel_buckets < 32)
+            return se_error_set(err, SE_EUNSUPPORTED,
+                                "%s: relative_attention_num_buckets = %d is not supported (MPNet's modeling code "
+                                "computes 32 buckets; supported: >= 32)",
+                                name, cfg->rel_buckets);
+    }
+    if (vanilla || distil || mpnet) {
         int tv = 0;
         if ((st = get_int(root, name, "type_vocab_size", 0, 65536, &tv, NULL, err))) return st;
         if (tv != 0)
             return se_error_set(err, SE_EUNSUPPORTED,
-                                "%s: type_vocab_size = %d, but vanilla_transformer has no token type embeddings "
+                                "%s: type_vocab_size = %d, but %s has no token type embeddings "
                                 "(use 0 or leave it out)",
-                                name, tv);
+                                name, tv, mt);
     } else if ((st = get_int(root, name, "type_vocab_size", 1, 65536, &cfg->type_vocab, NULL, err)))
         return st;
     json_t *pad = json_object_get(root, "pad_token_id");
@@ -144,32 +187,45 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
     if (cfg->pad_token_id >= cfg->vocab_size)
         return se_error_set(err, SE_EFORMAT, "%s: pad_token_id = %d is not below vocab_size = %d", name,
                             cfg->pad_token_id, cfg->vocab_size);
-    double eps = cfg->ln_eps;
-    if ((st = get_num(root, name, "layer_norm_eps", 0.0, 1.0, &eps, err))) return st;
+    double eps = cfg->ln_eps; /* DistilBERT: fixed 1e-12 in its modeling code, no key */
+    if (!distil && (st = get_num(root, name, "layer_norm_eps", 0.0, 1.0, &eps, err))) return st;
     cfg->ln_eps = (float)eps;
     if (!(cfg->ln_eps > 0.0f))
         return se_error_set(err, SE_EFORMAT, "%s: layer_norm_eps = %g underflows float", name, eps);
 
     const char *act = NULL;
-    if ((st = get_str(root, name, "hidden_act", &act, err))) return st;
+    if ((st = get_str(root, name, k_act, &act, err))) return st;
     if (act) {
         if (!strcmp(act, "gelu")) cfg->act = SE_ACT_GELU_ERF;
         else if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh")) cfg->act = SE_ACT_GELU_TANH;
         else if (!strcmp(act, "relu")) cfg->act = SE_ACT_RELU;
         else
             return se_error_set(err, SE_EUNSUPPORTED,
-                                "%s: hidden_act '%.100s' is not supported (supported: gelu, gelu_new, "
+                                "%s: %s '%.100s' is not supported (supported: gelu, gelu_new, "
                                 "gelu_pytorch_tanh, relu)",
-                                name, act);
+                                name, k_act, act);
     }
 
     const char *pet = NULL;
     if ((st = get_str(root, name, "position_embedding_type", &pet, err))) return st;
+    /* An encoder only: a causal mask or cross-attention would change every row. */
+    static const char *const refused_true[] = {"is_decoder", "add_cross_attention"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(root, refused_true[i]);
+        if (v && !json_is_false(v) && !json_is_null(v))
+            return se_error_set(err, SE_EUNSUPPORTED,
+                                "%s: %s = %s is not supported (shardenc runs bidirectional encoders only; supported: "
+                                "false)",
+                                name, refused_true[i], json_is_true(v) ? "true" : se_io_json_type_name(v));
+    }
     if (!vanilla) {
         if (pet && strcmp(pet, "absolute"))
             return se_error_set(err, SE_EUNSUPPORTED,
-                                "%s: position_embedding_type '%.100s' is not supported for bert (supported: absolute)",
-                                name, pet);
+                                "%s: position_embedding_type '%.100s' is not supported for %s (supported: absolute)",
+                                name, pet, mt);
+        /* DistilBERT's sinusoidal_pos_embds only initialises the position table
+         * (create_sinusoidal_embeddings in modeling_distilbert.py); the table
+         * is stored in the checkpoint and read from there like a learned one. */
     } else {
         if (pet && strcmp(pet, "sinusoidal"))
             return se_error_set(err, SE_EUNSUPPORTED,
@@ -233,7 +289,7 @@ se_status se_config_load(const char *path, se_model_config *cfg, se_error *err)
 
 se_status se_config_save(const char *path, const se_model_config *cfg, se_error *err)
 {
-    int vanilla = cfg->arch == SE_ARCH_VANILLA;
+    int vanilla = cfg->arch == SE_ARCH_VANILLA, distil = cfg->arch == SE_ARCH_DISTILBERT;
     char eps[40], base[40], text[2048];
     /* the shortest decimal that reads back as the same float ("1e-12") */
     for (int p = 1; p <= 9; p++) {
@@ -241,19 +297,26 @@ se_status se_config_save(const char *path, const se_model_config *cfg, se_error 
         if (strtof(eps, NULL) == cfg->ln_eps) break;
     }
     se_io_fmt_double(base, sizeof base, cfg->sin_base);
+    /* DistilBertConfig's own key names; it has no layer_norm_eps (fixed 1e-12). */
     int n = snprintf(text, sizeof text,
                      "{\n"
                      "  \"model_type\": \"%s\",\n"
-                     "  \"hidden_size\": %d,\n"
-                     "  \"num_hidden_layers\": %d,\n"
-                     "  \"num_attention_heads\": %d,\n"
-                     "  \"intermediate_size\": %d,\n"
-                     "  \"hidden_act\": \"%s\",\n"
+                     "  \"%s\": %d,\n"
+                     "  \"%s\": %d,\n"
+                     "  \"%s\": %d,\n"
+                     "  \"%s\": %d,\n"
+                     "  \"%s\": \"%s\",\n"
                      "  \"vocab_size\": %d,\n"
-                     "  \"layer_norm_eps\": %s,\n"
+                     "  \"%s\": %s,\n"
                      "  \"pad_token_id\": %d,\n",
-                     vanilla ? "vanilla_transformer" : "bert", cfg->d_model, cfg->n_layers, cfg->n_heads, cfg->d_ff,
-                     se_act_name(cfg->act), cfg->vocab_size, eps, cfg->pad_token_id);
+                     cfg->model_type[0] ? cfg->model_type : vanilla ? "vanilla_transformer" : "bert",
+                     distil ? "dim" : "hidden_size", cfg->d_model, distil ? "n_layers" : "num_hidden_layers",
+                     cfg->n_layers, distil ? "n_heads" : "num_attention_heads", cfg->n_heads,
+                     distil ? "hidden_dim" : "intermediate_size", cfg->d_ff, distil ? "activation" : "hidden_act",
+                     se_act_name(cfg->act), cfg->vocab_size, distil ? "_layer_norm_eps" : "layer_norm_eps", eps,
+                     cfg->pad_token_id);
+    if (cfg->arch == SE_ARCH_ELECTRA)
+        n += snprintf(text + n, sizeof text - (size_t)n, "  \"embedding_size\": %d,\n", cfg->emb_size);
     if (cfg->max_pos > 0 || !vanilla)
         n += snprintf(text + n, sizeof text - (size_t)n, "  \"max_position_embeddings\": %d,\n", cfg->max_pos);
     if (vanilla)
@@ -262,6 +325,8 @@ se_status se_config_save(const char *path, const se_model_config *cfg, se_error 
                       "  \"position_embedding_type\": \"sinusoidal\"\n}\n",
                       cfg->sin_layout == SE_SIN_CONCAT ? "concat" : "interleaved", base,
                       cfg->scale_embedding ? "true" : "false");
+    else if (distil)
+        n += snprintf(text + n, sizeof text - (size_t)n, "  \"sinusoidal_pos_embds\": false\n}\n");
     else
         n += snprintf(text + n, sizeof text - (size_t)n,
                       "  \"type_vocab_size\": %d,\n  \"position_embedding_type\": \"absolute\"\n}\n", cfg->type_vocab);

@@ -147,7 +147,7 @@ se_status se_corpus_index(se_job *J, se_error *err)
                 no_tokenizer = 1;
                 ds = se_error_set(&derr, SE_EINVAL, "%s: document has \"text\" but %s", where, J->tok_msg);
             } else {
-                ds = se_tok_encode(J->tok, doc.text, doc.text_len, 0, &ids, &n_inv, &derr);
+                ds = se_corpus_tok_text(J, doc.text, doc.text_len, &ids, &n_inv, &derr);
                 /* an added token past the model's embedding table: the
                  * tokenizer does not belong to this model, fatal for the job */
                 for (size_t i = 0; !ds && i < ids.n; i++)
@@ -276,6 +276,20 @@ se_status se_corpus_index(se_job *J, se_error *err)
     return st;
 }
 
+se_status se_corpus_tok_text(const se_job *J, const char *text, size_t len, se_ids *out, size_t *n_inv, se_error *err)
+{
+    const char *p = J->o->prompt;
+    if (!p || !*p) return se_tok_encode(J->tok, text, len, 0, out, n_inv, err);
+    size_t pl = strlen(p);
+    char *buf = malloc(pl + len + 1);
+    if (!buf) return se_error_set(err, SE_ENOMEM, "cannot hold a document of %zu bytes", len);
+    memcpy(buf, p, pl);
+    memcpy(buf + pl, text, len);
+    se_status st = se_tok_encode(J->tok, buf, pl + len, 0, out, n_inv, err);
+    free(buf);
+    return st;
+}
+
 se_status se_corpus_load_doc(const se_job *J, se_doc_cache *c, int64_t d, se_error *err)
 {
     if (c->doc == d) return SE_OK;
@@ -295,7 +309,7 @@ se_status se_corpus_load_doc(const se_job *J, se_doc_cache *c, int64_t d, se_err
     const int32_t *src_ids = NULL;
     size_t n_src = 0;
     if (doc.text) {
-        st = se_tok_encode(J->tok, doc.text, doc.text_len, 0, &c->ids, NULL, err);
+        st = se_corpus_tok_text(J, doc.text, doc.text_len, &c->ids, NULL, err);
         src_ids = NULL;
         n_src = c->ids.n;
     } else {

@@ -25,13 +25,15 @@ static se_status setup(se_job *J, se_error *err)
         st = se_error_set(err, SE_EINVAL, "--tp %d exceeds the %d attention heads of %s", g->tp_size, J->cfg.n_heads,
                           o->model_dir);
     if (st) return st;
-    J->d = J->cfg.d_model;
-    /* window length and stride */
-    if (J->cfg.max_pos > 0) {
-        if (o->max_tokens > J->cfg.max_pos)
-            return se_error_set(err, SE_EINVAL, "--max-tokens %lld exceeds max_position_embeddings %d of %s",
-                                (long long)o->max_tokens, J->cfg.max_pos, o->model_dir);
-        J->win_len = o->max_tokens > 0 ? o->max_tokens : J->cfg.max_pos;
+    J->d = o->head ? o->head->d_out : J->cfg.d_model;
+    /* window length and stride; RoBERTa's positions start at padding_idx+1 */
+    int64_t max_len = se_recipe_max_len(se_recipe_of(&J->cfg), &J->cfg);
+    if (max_len > 0) {
+        if (o->max_tokens > max_len)
+            return se_error_set(err, SE_EINVAL,
+                                "--max-tokens %lld exceeds the %lld tokens max_position_embeddings %d of %s allows",
+                                (long long)o->max_tokens, (long long)max_len, J->cfg.max_pos, o->model_dir);
+        J->win_len = o->max_tokens > 0 ? o->max_tokens : max_len;
     } else {
         J->win_len = o->max_tokens; /* 0: the whole document, however long */
     }
@@ -59,6 +61,15 @@ static se_status setup(se_job *J, se_error *err)
     if (cls < 0 || sep < 0 || cls >= J->cfg.vocab_size || sep >= J->cfg.vocab_size)
         return se_error_set(err, SE_ESHAPE, "%s: the tokenizer's [CLS]/[SEP] ids (%d, %d) are not in the model's "
                                             "vocabulary of %d", o->model_dir, cls, sep, J->cfg.vocab_size);
+    /* SentenceTransformer.encode: prompt_length = len(tokenize(prompt)) - 1, i.e.
+     * [CLS] and the prompt's tokens, masked out of pooling when include_prompt is false. */
+    if (o->prompt && *o->prompt && o->head && !o->head->include_prompt) {
+        se_ids pi = {0};
+        se_status ps = se_tok_encode(J->tok, o->prompt, strlen(o->prompt), 0, &pi, NULL, err);
+        J->prompt_skip = (int32_t)(1 + pi.n);
+        se_ids_free(&pi);
+        if (ps) return ps;
+    }
     return SE_OK;
 }
 
@@ -166,6 +177,7 @@ se_status se_embed_run(const se_embed_opts *o, const se_grid *g, se_error *err)
                 "tokens in %lld batches of <= %lld tokens; indexed in %.1fs\n",
                 (long long)J.n_docs, (long long)J.n_skips_total, (long long)J.n_win, (long long)J.win_len,
                 (long long)J.n_tokens_total, (long long)J.n_batches, (long long)J.batch_tokens, J.t_index);
+    if (!st && g->world_rank == 0 && !o->quiet && o->head) fprintf(stderr, "shardenc embed: %s\n", o->head->desc);
     if (!st) st = se_store_open(&J, err);
     if (!st && g->world_rank == 0 && o->resume && J.n_done_before > 0 && !o->quiet)
         fprintf(stderr, "shardenc embed: resuming: %lld of %lld batches were already done\n",

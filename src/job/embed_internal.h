@@ -113,6 +113,7 @@ typedef struct {
     se_model *model;
     se_tokenizer *tok;
     char tok_msg[SE_ERRMSG_MAX]; /* why no tokenizer, if none */
+    int32_t prompt_skip; /* [CLS] + prompt tokens that pooling leaves out (include_prompt false), else 0 */
     int d;
     int64_t win_len, stride, batch_tokens;
     /* sources */
@@ -161,6 +162,9 @@ typedef struct {
     char *line;
     size_t line_cap;
 } se_doc_cache;
+/* Tokenises a text document as sentence-transformers does with a prompt: the
+ * prompt text (o->prompt) prepended to the text, one string. */
+se_status se_corpus_tok_text(const se_job *J, const char *text, size_t len, se_ids *out, size_t *n_inv, se_error *err);
 se_status se_corpus_load_doc(const se_job *J, se_doc_cache *c, int64_t d, se_error *err);
 void se_doc_cache_free(se_doc_cache *c);
 

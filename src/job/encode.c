@@ -71,7 +71,7 @@ static se_status gather(const se_job *J, se_doc_cache *cache, const se_batch *B,
 
 /* Rows of an encoded batch into the store, at their fixed offsets. */
 static se_status put_rows(se_job *J, const se_batch *B, const float *h, const int64_t *starts, float *pooled,
-                          se_error *err)
+                          int32_t *skips, se_error *err)
 {
     const int d = J->d;
     se_status ls = SE_OK;
@@ -84,7 +84,16 @@ static se_status put_rows(se_job *J, const se_batch *B, const float *h, const in
                                 J->store_hdr + w->tok_off * d * (int64_t)sizeof(float), J->store_path, err);
         }
     } else {
-        se_pool(pooled, h, d, starts, B->count, J->o->pooling, 0);
+        if (J->o->head) {
+            /* the prompt sits in a text document's first window only */
+            for (int32_t i = 0; i < B->count; i++) {
+                const se_window *w = &J->win[J->order[B->first + i]];
+                skips[i] = J->docs[w->doc].is_text && w->start == 0 ? J->prompt_skip : 0;
+            }
+            se_head_apply(J->o->head, pooled, h, starts, B->count, skips, 0);
+        } else {
+            se_pool(pooled, h, d, starts, B->count, J->o->pooling, 0);
+        }
         for (int32_t i = 0; i < B->count && !ls; i++)
             ls = se_pwrite_full(J->store_fd, pooled + (size_t)i * d, (size_t)d * sizeof(float),
                                 J->order[B->first + i] * d * (int64_t)sizeof(float), J->store_path, err);
@@ -115,8 +124,9 @@ se_status se_encode_run(se_job *J, se_error *err)
     int32_t *ids = malloc((size_t)max_batch_tok * sizeof *ids), *types = malloc((size_t)max_batch_tok * sizeof *types);
     int64_t *starts = malloc((size_t)(max_count + 1) * sizeof *starts);
     float *pooled = malloc((size_t)max_count * (size_t)d * sizeof(float));
+    int32_t *skips = calloc((size_t)max_count, sizeof *skips);
     se_pending pend = {.batch = malloc((size_t)(sync_k + 1) * sizeof(int64_t)), .cap = sync_k, .last = se_time_now()};
-    if (!todo || !ids || !types || !starts || !pooled || !pend.batch)
+    if (!todo || !ids || !types || !starts || !pooled || !skips || !pend.batch)
         st = se_error_set(err, SE_ENOMEM, "cannot allocate batch buffers");
     if (!st) st = se_workspace_create(J->model, max_batch_tok, max_len, o->sp, &ws, err);
     /* counter: next index into todo, tokens done, documents done */
@@ -156,7 +166,7 @@ se_status se_encode_run(se_job *J, se_error *err)
         const float *h = NULL;
         if (!ls) ls = se_model_forward(J->model, ws, ids, types, starts, B->count, g->tp, o->sp, &h, NULL, err);
         if (!ls && g->tp_rank == 0) {
-            ls = put_rows(J, B, h, starts, pooled, err);
+            ls = put_rows(J, B, h, starts, pooled, skips, err);
             if (!ls) pend.batch[pend.n++] = todo[k];
             if (!ls && (pend.n >= pend.cap || se_time_now() - pend.last >= sync_s)) ls = se_store_flush(J, &pend, err);
         }
@@ -194,7 +204,7 @@ se_status se_encode_run(se_job *J, se_error *err)
     se_counter_free(cnt);
     se_workspace_free(ws);
     se_doc_cache_free(&cache);
-    free(todo), free(ids), free(types), free(starts), free(pooled), free(pend.batch);
+    free(todo), free(ids), free(types), free(starts), free(pooled), free(skips), free(pend.batch);
     J->t_encode = se_time_now() - t0;
     return st;
 }

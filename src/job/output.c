@@ -97,8 +97,15 @@ static se_status write_meta(se_job *J, const double *group_fig, double total, se
     fprintf(f,
             ",\n  \"options\": {\"pooling\": \"%s\", \"normalize\": %s, \"window_tokens\": %lld, \"stride\": %lld, "
             "\"batch_tokens\": %lld, \"tp\": %d, \"sp\": %s, \"on_error\": \"%s\"},\n",
-            se_pooling_name(o->pooling), o->normalize ? "true" : "false", (long long)J->win_len, (long long)J->stride,
-            (long long)J->batch_tokens, g->tp_size, o->sp ? "true" : "false", o->on_error_fail ? "fail" : "skip");
+            o->head ? o->head->pooling_name : se_pooling_name(o->pooling), o->normalize ? "true" : "false",
+            (long long)J->win_len, (long long)J->stride, (long long)J->batch_tokens, g->tp_size,
+            o->sp ? "true" : "false", o->on_error_fail ? "fail" : "skip");
+    if (o->head) {
+        fprintf(f, "  \"head\": ");
+        json_str(f, o->head->desc);
+        fprintf(f, ",\n");
+    }
+    /* a head's rows (pooling, Dense, Normalize per window) combine as a token-weighted mean */
     fprintf(f, "  \"window_pooling\": \"%s\",\n", window_rule(o->pooling));
     fprintf(f, "  \"ids_escaping\": \"one id a line; backslash, newline and carriage return in an id are written "
                "as \\\\\\\\, \\\\n, \\\\r\",\n");

@@ -80,8 +80,13 @@ se_status se_store_fingerprint(se_job *J, se_error *err)
     snprintf(fp->version, sizeof fp->version, "%s", SE_VERSION);
     snprintf(fp->options, sizeof fp->options,
              "pooling=%s normalize=%d window=%lld stride=%lld batch_tokens=%lld tp=%d sp=%d on_error=%s",
-             se_pooling_name(o->pooling), o->normalize, (long long)J->win_len, (long long)J->stride,
+             o->head ? o->head->pooling_name : se_pooling_name(o->pooling), o->normalize, (long long)J->win_len, (long long)J->stride,
              (long long)J->batch_tokens, J->g->tp_size, o->sp && J->g->tp_size > 1, o->on_error_fail ? "fail" : "skip");
+    /* the sentence-transformers head as resolved (modes, Dense, Normalize, overrides) and the prompt */
+    size_t ol = strlen(fp->options);
+    snprintf(fp->options + ol, sizeof fp->options - ol, " head=%016llx prompt=%016llx",
+             o->head ? (unsigned long long)se_fnv1a64(SE_FNV_INIT, o->head->desc, strlen(o->head->desc)) : 0ULL,
+             o->prompt ? (unsigned long long)se_fnv1a64(SE_FNV_INIT, o->prompt, strlen(o->prompt)) : 0ULL);
     fp->plan_hash = se_plan_hash(J->win, J->n_win, J->order, J->batches, J->n_batches);
     fp->n_batches = J->n_batches;
     se_status st = list_model_files(o->model_dir, "", fp, err);

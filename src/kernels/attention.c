@@ -64,7 +64,7 @@ size_t se_attention_ws_floats(int max_threads, int d_head)
 /* Work item (s, h, query rows q0 .. q0+qn-1 of sequence s). */
 static void attend_tile(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v,
                         int ldv, int64_t base, int n, int q0, int qn, int h, int dh, float scale, int bk,
-                        float *S, float *m, float *l, float *alpha)
+                        const se_att_bias *bias, float *S, float *m, float *l, float *alpha)
 {
     const float scale2 = scale * 1.44269504088896341f; /* scale·log2(e) */
     const float *Q = q + (size_t)(base + q0) * ldq + (size_t)h * dh;
@@ -77,6 +77,12 @@ static void attend_tile(float *out, int ldo, const float *q, int ldq, const floa
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, qn, kn, dh, scale2, Q, ldq, K, ldk, 0.0f, S, kn);
         for (int i = 0; i < qn; i++) {
             float *srow = S + (size_t)i * kn;
+            if (bias) {
+                /* + log2(e)·bias[h, (k0 + j) - (q0 + i)]: the bias in the same log2 units */
+                const float *brow = bias->bias + (size_t)h * bias->ld + bias->center + k0 - (q0 + i);
+#pragma omp simd
+                for (int j = 0; j < kn; j++) srow[j] += 1.44269504088896341f * brow[j];
+            }
             float mx = srow[0];
 #pragma omp simd reduction(max : mx)
             for (int j = 0; j < kn; j++) mx = srow[j] > mx ? srow[j] : mx;
@@ -299,6 +305,13 @@ static inline int len_class(int64_t n)
 void se_attention(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
                   const int64_t *seq_start, int n_seq, int n_heads, int d_head, float scale, float *ws)
 {
+    se_attention_biased(out, ldo, q, ldq, k, ldk, v, ldv, seq_start, n_seq, n_heads, d_head, scale, NULL, ws);
+}
+
+void se_attention_biased(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
+                         const int64_t *seq_start, int n_seq, int n_heads, int d_head, float scale,
+                         const se_att_bias *bias, float *ws)
+{
     if (n_seq <= 0 || n_heads <= 0 || d_head <= 0) return;
     const int bq = g_bq, bk = g_bk;
     const int H = n_heads;
@@ -354,13 +367,13 @@ void se_attention(float *out, int ldo, const float *q, int ldq, const float *k, 
                 if (q0 >= n) continue;
                 const int qn = n - q0 < bq ? (int)(n - q0) : bq;
 #if SE_ATT_AVX512
-                if (d_head == 64 && use_avx512)
+                if (d_head == 64 && use_avx512 && !bias)
                     attend_tile_avx512(out, ldo, q, ldq, k, ldk, v, ldv, seq_start[s], (int)n, (int)q0, qn, h, scale,
                                        bk, S, Qt, m, l, alpha, mb, lb);
                 else
 #endif
                     attend_tile(out, ldo, q, ldq, k, ldk, v, ldv, seq_start[s], (int)n, (int)q0, qn, h, d_head, scale,
-                                bk, S, m, l, alpha);
+                                bk, bias, S, m, l, alpha);
             }
         }
     }

@@ -27,7 +27,7 @@ struct se_workspace {
     int sp;
     float *x;     /* [max_tok, d]      hidden states, replicated in the TP group */
     float *big;   /* qkv [max_tok, 3·dl] followed by attn [max_tok, dl]; h [max_tok, nf] reuses it */
-    float *y;     /* [max_tok, d]      row-parallel partial sums */
+    float *y;     /* [max_tok, max(d, e)] row-parallel partial sums; the embeddings before projection */
     float *yloc;  /* [max_tok/T+1, d]  reduce-scatter target (sp) */
     float *attn_ws;
     float *pe;    /* [pe_rows, d] sinusoidal table (vanilla) */
@@ -42,13 +42,18 @@ static size_t big_floats(const se_model *m, int64_t max_tok)
     return per_tok * (size_t)max_tok;
 }
 
+static size_t y_width(const se_model *m)
+{
+    return (size_t)(m->cfg.emb_size > m->cfg.d_model ? m->cfg.emb_size : m->cfg.d_model);
+}
+
 size_t se_workspace_bytes(const se_model *m, int64_t max_tok, int sp)
 {
     size_t d = (size_t)m->cfg.d_model;
-    size_t f = 2 * d * (size_t)max_tok + big_floats(m, max_tok);
+    size_t f = (d + y_width(m)) * (size_t)max_tok + big_floats(m, max_tok);
     if (sp) f += d * (size_t)(max_tok / m->shard.tp_size + 1);
     f += se_attention_ws_floats(se_num_threads(), m->d_head);
-    if (m->cfg.arch == SE_ARCH_VANILLA) f += d * (size_t)SE_PE_CACHE_ROWS;
+    if (m->recipe->pos == SE_POS_SINUSOIDAL) f += d * (size_t)SE_PE_CACHE_ROWS;
     return f * sizeof(float);
 }
 
@@ -88,7 +93,7 @@ se_status se_workspace_create(const se_model *m, int64_t max_tok, int64_t max_se
     ws->max_seq_len = max_seq_len;
     ws->sp = sp && T > 1;
     ws->x = se_alloc((size_t)max_tok * d, sizeof(float));
-    ws->y = se_alloc((size_t)max_tok * d, sizeof(float));
+    ws->y = se_alloc((size_t)max_tok * y_width(m), sizeof(float));
     ws->big = se_alloc(big_floats(m, max_tok), sizeof(float));
     ws->attn_ws = se_alloc(se_attention_ws_floats(se_num_threads(), m->d_head), sizeof(float));
     int ok = ws->x && ws->y && ws->big && ws->attn_ws;
@@ -98,7 +103,7 @@ se_status se_workspace_create(const se_model *m, int64_t max_tok, int64_t max_se
         ws->displs = calloc((size_t)T, sizeof(int));
         ok = ok && ws->yloc && ws->counts && ws->displs;
     }
-    if (ok && m->cfg.arch == SE_ARCH_VANILLA) {
+    if (ok && m->recipe->pos == SE_POS_SINUSOIDAL) {
         ws->pe_rows = max_seq_len < SE_PE_CACHE_ROWS ? max_seq_len : SE_PE_CACHE_ROWS;
         ws->pe = se_alloc((size_t)ws->pe_rows * d, sizeof(float));
         ok = ws->pe != NULL;
@@ -137,54 +142,75 @@ static se_status check_batch(const se_model *m, const se_workspace *ws, const in
     if (n_tok > ws->max_tok)
         return se_error_set(err, SE_EINVAL, "batch of %lld tokens exceeds the workspace (%lld)", (long long)n_tok,
                             (long long)ws->max_tok);
+    int64_t max_len = se_recipe_max_len(m->recipe, c);
     for (int s = 0; s < n_seq; s++) {
         int64_t len = seq_start[s + 1] - seq_start[s];
         if (len < 1) return se_error_set(err, SE_EINVAL, "sequence %d of the batch is empty", s);
-        if (c->max_pos > 0 && len > c->max_pos)
+        if (max_len > 0 && len > max_len)
             return se_error_set(err, SE_EINVAL,
-                                "sequence %d has %lld tokens, more than max_position_embeddings %d of the model", s,
-                                (long long)len, c->max_pos);
+                                "sequence %d has %lld tokens, more than the %lld that max_position_embeddings %d of "
+                                "the model allows",
+                                s, (long long)len, (long long)max_len, c->max_pos);
     }
     for (int64_t t = 0; t < n_tok; t++) {
         if (ids[t] < 0 || ids[t] >= c->vocab_size)
             return se_error_set(err, SE_EINVAL, "token id %d at batch position %lld is outside the vocabulary (size %d)",
                                 ids[t], (long long)t, c->vocab_size);
-        if (type_ids && (type_ids[t] < 0 || type_ids[t] >= (c->type_vocab > 0 ? c->type_vocab : 1)))
+        if (type_ids && (type_ids[t] < 0 || type_ids[t] >= (m->type_emb ? c->type_vocab : 1)))
             return se_error_set(err, SE_EINVAL, "token_type_id %d at batch position %lld is outside type_vocab_size %d",
                                 type_ids[t], (long long)t, c->type_vocab);
     }
     return SE_OK;
 }
 
-/* BERT: x = LN(E_tok[id] + E_pos[p] + E_type[t]);  vanilla: x = E_tok[id]·√d + PE(p). */
+/* The recipe's embeddings (DESIGN.md, "The math, once"):
+ *   x = E_tok[id]·(√d if scaled) + E_pos[pos(p)] or PE(p) + E_type[t],
+ * then LayerNorm, then the projection e -> d (ELECTRA) if there is one.
+ * pos(p) = p (learned), or RoBERTa's create_position_ids_from_input_ids:
+ * padding_idx + (count of non-pad ids up to and including p), padding_idx
+ * itself for a pad id. Packed batches carry no padding, so a sequence without
+ * pad ids gets padding_idx+1+p. */
 static void embed(const se_model *m, se_workspace *ws, const int32_t *ids, const int32_t *type_ids,
                   const int64_t *seq_start, int n_seq)
 {
     const se_model_config *c = &m->cfg;
-    int d = c->d_model;
-    float scale = (c->arch == SE_ARCH_VANILLA && c->scale_embedding) ? sqrtf((float)d) : 1.0f;
+    const se_recipe *R = m->recipe;
+    int d = c->d_model, e = c->emb_size;
+    float *out = m->emb_proj_w ? ws->y : ws->x; /* [n_tok, e] */
+    float scale = (R->emb_scale_sqrt_d && c->scale_embedding) ? sqrtf((float)d) : 1.0f;
+    int pad = se_recipe_padding_idx(R, c);
     for (int s = 0; s < n_seq; s++) {
+        int64_t seen = 0; /* non-pad tokens so far (offset positions) */
         for (int64_t t = seq_start[s]; t < seq_start[s + 1]; t++) {
             int64_t p = t - seq_start[s];
-            float *x = ws->x + (size_t)t * d;
-            const float *e = m->tok_emb + (size_t)ids[t] * d;
-            if (c->arch == SE_ARCH_BERT) {
-                const float *pe = m->pos_emb + (size_t)p * d;
-                const float *te = m->type_emb + (size_t)(type_ids ? type_ids[t] : 0) * d;
-                for (int i = 0; i < d; i++) x[i] = e[i] + pe[i] + te[i];
-            } else {
+            float *x = out + (size_t)t * e;
+            const float *et = m->tok_emb + (size_t)ids[t] * e;
+            if (R->pos == SE_POS_SINUSOIDAL) {
                 if (p < ws->pe_rows) {
                     const float *pe = ws->pe + (size_t)p * d;
-                    for (int i = 0; i < d; i++) x[i] = e[i] * scale + pe[i];
+                    for (int i = 0; i < d; i++) x[i] = et[i] * scale + pe[i];
                 } else {
                     pe_row(x, p, c);
-                    for (int i = 0; i < d; i++) x[i] += e[i] * scale;
+                    for (int i = 0; i < d; i++) x[i] += et[i] * scale;
                 }
+                continue;
+            }
+            for (int i = 0; i < e; i++) x[i] = et[i] * scale;
+            if (m->pos_emb) {
+                int64_t pi = p;
+                if (R->pos == SE_POS_LEARNED_OFFSET) pi = ids[t] == pad ? pad : pad + ++seen;
+                const float *pe = m->pos_emb + (size_t)pi * e;
+                for (int i = 0; i < e; i++) x[i] += pe[i];
+            }
+            if (m->type_emb) {
+                const float *te = m->type_emb + (size_t)(type_ids ? type_ids[t] : 0) * e;
+                for (int i = 0; i < e; i++) x[i] += te[i];
             }
         }
     }
-    if (c->arch == SE_ARCH_BERT)
-        se_layernorm(ws->x, ws->x, NULL, m->emb_ln_g, m->emb_ln_b, (int)seq_start[n_seq], d, c->ln_eps);
+    int n = (int)seq_start[n_seq];
+    if (m->emb_ln_g) se_layernorm(out, out, NULL, m->emb_ln_g, m->emb_ln_b, n, e, c->ln_eps);
+    if (m->emb_proj_w) se_linear(ws->x, d, out, e, m->emb_proj_w, e, m->emb_proj_b, n, d, e, 0.0f);
 }
 
 /* Row-parallel epilogue: x = LN(x + sum_over_ranks(y) + bias). Dense mode sums
@@ -245,6 +271,7 @@ se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *i
     int d = c->d_model, dh = m->d_head, nh = m->shard.nh, dl = nh * dh, nf = m->shard.nf;
     float *qkv = ws->big, *attn = ws->big + (size_t)n * 3 * dl, *h = ws->big;
     float scale = 1.0f / sqrtf((float)dh);
+    const se_att_bias att_bias = {m->att_bias, 2 * m->att_center + 1, m->att_center};
 
     double t = se_time_now();
     embed(m, ws, ids, type_ids, seq_start, n_seq);
@@ -258,8 +285,9 @@ se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *i
         double t1 = se_time_now();
         st->t_gemm += t1 - t;
         /* a_h = softmax(q_h·k_hᵀ/√d_head)·v_h per sequence and local head */
-        se_attention(attn, dl, qkv, 3 * dl, qkv + dl, 3 * dl, qkv + 2 * dl, 3 * dl, seq_start, n_seq, nh, dh, scale,
-                     ws->attn_ws);
+        /* (+ bias[h, j - i]: MPNet's relative position buckets, inside the tile loop) */
+        se_attention_biased(attn, dl, qkv, 3 * dl, qkv + dl, 3 * dl, qkv + 2 * dl, 3 * dl, seq_start, n_seq, nh, dh,
+                            scale, m->att_bias ? &att_bias : NULL, ws->attn_ws);
         double t2 = se_time_now();
         st->t_attn += t2 - t1;
         /* y = a · Woᵀ (partial over heads); x = LN(x + Σ y + bo) */

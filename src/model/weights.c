@@ -46,22 +46,28 @@ static float *take(arena *a, size_t n)
     return p;
 }
 
-/* Lays out every tensor of the model in the arena. Called twice: once with
- * base == NULL to measure, once to assign the pointers. */
+/* Lays out every tensor of the model in the arena, per the recipe. Called
+ * twice: once with base == NULL to measure, once to assign the pointers. */
 static void layout(se_model *m, arena *a)
 {
     const se_model_config *c = &m->cfg;
-    size_t d = (size_t)c->d_model, dl = (size_t)m->shard.nh * (size_t)m->d_head, nf = (size_t)m->shard.nf;
+    const se_recipe *R = m->recipe;
+    size_t d = (size_t)c->d_model, e = (size_t)c->emb_size, dl = (size_t)m->shard.nh * (size_t)m->d_head,
+           nf = (size_t)m->shard.nf;
     size_t rep0 = a->used;
-    m->tok_emb = take(a, (size_t)c->vocab_size * d);
-    if (c->arch == SE_ARCH_BERT) {
-        m->pos_emb = take(a, (size_t)c->max_pos * d);
-        m->type_emb = take(a, (size_t)(c->type_vocab > 0 ? c->type_vocab : 1) * d);
-        m->emb_ln_g = take(a, d);
-        m->emb_ln_b = take(a, d);
-    } else {
-        m->pos_emb = m->type_emb = m->emb_ln_g = m->emb_ln_b = NULL;
-    }
+    m->tok_emb = take(a, (size_t)c->vocab_size * e);
+    m->pos_emb = R->pos_emb ? take(a, (size_t)c->max_pos * e) : NULL;
+    m->type_emb = R->type_emb && c->type_vocab > 0 ? take(a, (size_t)c->type_vocab * e) : NULL;
+    m->emb_ln_g = R->emb_ln_g ? take(a, e) : NULL;
+    m->emb_ln_b = R->emb_ln_b ? take(a, e) : NULL;
+    int proj = R->emb_proj_w && e != d;
+    m->emb_proj_w = proj ? take(a, d * e) : NULL;
+    m->emb_proj_b = proj ? take(a, d) : NULL;
+    size_t nh = (size_t)m->shard.nh;
+    int relb = R->attn_bias == SE_ATTB_REL_BUCKETS;
+    m->att_center = relb ? (int)se_recipe_max_len(R, c) - 1 : 0;
+    m->rel_emb = relb ? take(a, (size_t)c->rel_buckets * nh) : NULL;
+    m->att_bias = relb ? take(a, nh * (size_t)(2 * m->att_center + 1)) : NULL;
     size_t rep = a->used - rep0, lay = 0;
     for (int l = 0; l < c->n_layers; l++) {
         se_layer *L = &m->layers[l];
@@ -92,13 +98,24 @@ static se_status model_alloc(const se_model_config *cfg, int tp_rank, int tp_siz
     if (cfg->d_model % cfg->n_heads)
         return se_error_set(err, SE_EINVAL, "hidden_size %d is not divisible by num_attention_heads %d", cfg->d_model,
                             cfg->n_heads);
-    if (cfg->arch == SE_ARCH_VANILLA && cfg->d_model % 2)
+    const se_recipe *R = se_recipe_of(cfg);
+    se_status st = se_recipe_check(R, err);
+    if (st) return st;
+    if (R->pos == SE_POS_SINUSOIDAL && cfg->d_model % 2)
         return se_error_set(err, SE_EINVAL, "sinusoidal positions need an even hidden_size, got %d", cfg->d_model);
+    if (R->attn_bias == SE_ATTB_REL_BUCKETS && (cfg->rel_buckets < 32 || se_recipe_max_len(R, cfg) < 1))
+        return se_error_set(err, SE_EINVAL, "relative position buckets need 32 table rows and a position limit");
+    if (R->pos_emb && se_recipe_max_len(R, cfg) < 1)
+        return se_error_set(err, SE_EINVAL,
+                            "max_position_embeddings %d leaves no position for a token (positions start at %d)",
+                            cfg->max_pos, se_recipe_first_pos(R, cfg));
     se_model *m = calloc(1, sizeof *m);
     if (!m) return se_error_set(err, SE_ENOMEM, "cannot allocate the model");
     m->cfg = *cfg;
+    if (m->cfg.emb_size <= 0) m->cfg.emb_size = cfg->d_model;
+    m->recipe = R;
     m->d_head = cfg->d_model / cfg->n_heads;
-    se_status st = se_shard_plan(cfg, tp_rank, tp_size, &m->shard, err);
+    st = se_shard_plan(cfg, tp_rank, tp_size, &m->shard, err);
     if (st) {
         free(m);
         return st;
@@ -132,15 +149,16 @@ void se_model_free(se_model *m)
 /* ---------------------------------------------------------------- loading */
 
 typedef struct {
-    const se_st_file *f;
-    const char *prefix; /* "" or "bert." */
+    const se_st_set *f;
+    const char *prefix; /* "" or the recipe's prefix that the file uses */
     const se_model_config *cfg;
 } loader;
 
-static const se_st_tensor *find_tensor(const loader *ld, const char *name, char *full, size_t cap)
+static const se_st_tensor *find_tensor(const loader *ld, const char *name, char *full, size_t cap,
+                                       const se_st_file **file)
 {
     snprintf(full, cap, "%s%s", ld->prefix, name);
-    const se_st_tensor *t = se_st_find(ld->f, full);
+    const se_st_tensor *t = se_st_set_find(ld->f, full, file);
     if (t) return t;
     /* Old TF-converted checkpoints name LayerNorm parameters gamma/beta;
      * Hugging Face renames them on load, so do we. */
@@ -148,11 +166,11 @@ static const se_st_tensor *find_tensor(const loader *ld, const char *name, char 
     if (n > 7 && !strcmp(full + n - 7, ".weight") && strstr(full, "LayerNorm")) {
         char alt[512];
         snprintf(alt, sizeof alt, "%.*s.gamma", (int)(n - 7), full);
-        if ((t = se_st_find(ld->f, alt))) return t;
+        if ((t = se_st_set_find(ld->f, alt, file))) return t;
     } else if (n > 5 && !strcmp(full + n - 5, ".bias") && strstr(full, "LayerNorm")) {
         char alt[512];
         snprintf(alt, sizeof alt, "%.*s.beta", (int)(n - 5), full);
-        if ((t = se_st_find(ld->f, alt))) return t;
+        if ((t = se_st_set_find(ld->f, alt, file))) return t;
     }
     return NULL;
 }
@@ -172,10 +190,11 @@ static se_status load(const loader *ld, const char *name, int ndim, int64_t d0, 
                       int64_t c0, int64_t nc, float *dst, se_error *err)
 {
     char full[512];
-    const se_st_tensor *t = find_tensor(ld, name, full, sizeof full);
+    const se_st_file *file;
+    const se_st_tensor *t = find_tensor(ld, name, full, sizeof full, &file);
     if (!t)
         return se_error_set(err, SE_EFORMAT, "%s: missing tensor '%s' (needed by config.json: %s, %d layers)",
-                            se_st_path(ld->f), full, ld->cfg->model_type, ld->cfg->n_layers);
+                            se_st_set_path(ld->f), full, ld->cfg->model_type, ld->cfg->n_layers);
     int64_t want[2] = {d0, d1};
     int ok = t->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == want[i];
@@ -184,67 +203,18 @@ static se_status load(const loader *ld, const char *name, int ndim, int64_t d0, 
         shape_str(got, sizeof got, t->ndim, t->shape);
         shape_str(exp, sizeof exp, ndim, want);
         return se_error_set(err, SE_ESHAPE, "%s: tensor '%s' has shape %s, but config.json implies %s",
-                            se_st_path(ld->f), full, got, exp);
+                            se_st_path(file), full, got, exp);
     }
-    return se_st_read_f32(ld->f, t, r0, nr, c0, nc, dst, err);
+    return se_st_read_f32(file, t, r0, nr, c0, nc, dst, err);
 }
 
 #define LOAD_VEC(name, n, dst) load(&ld, name, 1, (n), 0, 0, (n), 0, 1, (dst), err)
 #define LOAD_MAT(name, rows, cols, dst) load(&ld, name, 2, (rows), (cols), 0, (rows), 0, (cols), (dst), err)
 
-/* Tensor names of one layer, per family. BERT stores Q, K and V apart;
- * torch.nn.TransformerEncoder stacks them in in_proj_weight [3d, d]. */
-typedef struct {
-    const char *qkv_w[3], *qkv_b[3];
-    int fused; /* Q;K;V are row blocks j·d of one [3d, d] tensor */
-    const char *wo, *bo, *ln1_g, *ln1_b, *w1, *b1, *w2, *b2, *ln2_g, *ln2_b;
-} layer_names;
-
-static const layer_names bert_names = {
-    {"encoder.layer.%d.attention.self.query.weight", "encoder.layer.%d.attention.self.key.weight",
-     "encoder.layer.%d.attention.self.value.weight"},
-    {"encoder.layer.%d.attention.self.query.bias", "encoder.layer.%d.attention.self.key.bias",
-     "encoder.layer.%d.attention.self.value.bias"},
-    0,
-    "encoder.layer.%d.attention.output.dense.weight",
-    "encoder.layer.%d.attention.output.dense.bias",
-    "encoder.layer.%d.attention.output.LayerNorm.weight",
-    "encoder.layer.%d.attention.output.LayerNorm.bias",
-    "encoder.layer.%d.intermediate.dense.weight",
-    "encoder.layer.%d.intermediate.dense.bias",
-    "encoder.layer.%d.output.dense.weight",
-    "encoder.layer.%d.output.dense.bias",
-    "encoder.layer.%d.output.LayerNorm.weight",
-    "encoder.layer.%d.output.LayerNorm.bias",
-};
-
-static const layer_names vanilla_names = {
-    {"encoder.layers.%d.self_attn.in_proj_weight", "encoder.layers.%d.self_attn.in_proj_weight",
-     "encoder.layers.%d.self_attn.in_proj_weight"},
-    {"encoder.layers.%d.self_attn.in_proj_bias", "encoder.layers.%d.self_attn.in_proj_bias",
-     "encoder.layers.%d.self_attn.in_proj_bias"},
-    1,
-    "encoder.layers.%d.self_attn.out_proj.weight",
-    "encoder.layers.%d.self_attn.out_proj.bias",
-    "encoder.layers.%d.norm1.weight",
-    "encoder.layers.%d.norm1.bias",
-    "encoder.layers.%d.linear1.weight",
-    "encoder.layers.%d.linear1.bias",
-    "encoder.layers.%d.linear2.weight",
-    "encoder.layers.%d.linear2.bias",
-    "encoder.layers.%d.norm2.weight",
-    "encoder.layers.%d.norm2.bias",
-};
-
-static const layer_names *names_of(const se_model_config *c)
-{
-    return c->arch == SE_ARCH_BERT ? &bert_names : &vanilla_names;
-}
-
 static se_status load_layer(const loader *ldp, const se_model *m, int l, se_error *err)
 {
     const loader ld = *ldp;
-    const layer_names *N = names_of(&m->cfg);
+    const se_layer_names *N = &m->recipe->layer;
     const se_layer *L = &m->layers[l];
     int64_t d = m->cfg.d_model, dh = m->d_head, ff = m->cfg.d_ff;
     int64_t q0 = (int64_t)m->shard.h0 * dh, dl = (int64_t)m->shard.nh * dh;
@@ -281,63 +251,77 @@ se_status se_model_load_config(const char *dir, se_model_config *cfg, se_error *
     return se_config_load(path, cfg, err);
 }
 
+/* bias[h][center + r] = E_rel[bucket(r), h] for r = j - i in [-center, center]:
+ * MPNetEncoder.compute_position_bias, looked up once instead of per batch. */
+static void build_att_bias(se_model *m)
+{
+    int nh = m->shard.nh, w = 2 * m->att_center + 1;
+    for (int h = 0; h < nh; h++)
+        for (int r = -m->att_center; r <= m->att_center; r++)
+            m->att_bias[(size_t)h * w + m->att_center + r] = m->rel_emb[(size_t)se_recipe_rel_bucket(r) * nh + h];
+}
+
+/* The embedding tensors of the recipe: token, position, type, norm, projection. */
+static se_status load_embeddings(const loader *ldp, se_model *m, se_error *err)
+{
+    const loader ld = *ldp;
+    const se_recipe *R = m->recipe;
+    const se_model_config *c = &m->cfg;
+    int64_t d = c->d_model, e = c->emb_size;
+    se_status st = LOAD_MAT(R->tok_emb, c->vocab_size, e, m->tok_emb);
+    if (!st && m->pos_emb) st = LOAD_MAT(R->pos_emb, c->max_pos, e, m->pos_emb);
+    if (!st && m->type_emb) st = LOAD_MAT(R->type_emb, c->type_vocab, e, m->type_emb);
+    if (!st && m->emb_ln_g) st = LOAD_VEC(R->emb_ln_g, e, m->emb_ln_g);
+    if (!st && m->emb_ln_b) st = LOAD_VEC(R->emb_ln_b, e, m->emb_ln_b);
+    if (!st && m->emb_proj_w) st = LOAD_MAT(R->emb_proj_w, d, e, m->emb_proj_w);
+    if (!st && m->emb_proj_b) st = LOAD_VEC(R->emb_proj_b, d, m->emb_proj_b);
+    /* the relative bias table: every bucket row, the columns of this rank's heads */
+    if (!st && m->rel_emb)
+        st = load(&ld, R->rel_bias, 2, c->rel_buckets, c->n_heads, 0, c->rel_buckets, m->shard.h0, m->shard.nh,
+                  m->rel_emb, err);
+    if (!st && m->att_bias) build_att_bias(m);
+    return st;
+}
+
 se_status se_model_load(const char *dir, int tp_rank, int tp_size, se_model **out, se_error *err)
 {
     *out = NULL;
     se_model_config cfg;
     se_status st = se_model_load_config(dir, &cfg, err);
     if (st) return st;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        char alt[4096];
-        snprintf(alt, sizeof alt, "%s/pytorch_model.bin", dir);
-        if (stat(alt, &sb) == 0)
-            return se_error_set(err, SE_EUNSUPPORTED,
-                                "%s: no model.safetensors, only pytorch_model.bin (a pickle, which shardenc does not "
-                                "execute); convert it once with Hugging Face: "
-                                "AutoModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)",
-                                dir);
-        return se_error_set(err, SE_EIO, "%s: cannot open model weights", path);
-    }
-    se_st_file *f;
-    if ((st = se_st_open(path, &f, err))) return st;
+    se_st_set *f;
+    if ((st = se_st_set_open(dir, &f, err))) return st;
     se_model *m;
     if ((st = model_alloc(&cfg, tp_rank, tp_size, &m, err))) {
-        se_st_close(f);
+        se_st_set_close(f);
         return st;
     }
     snprintf(m->source, sizeof m->source, "%s", dir);
-    loader ld = {.f = f, .prefix = "", .cfg = &cfg};
-    int64_t d = cfg.d_model;
-    if (cfg.arch == SE_ARCH_BERT) {
-        if (!se_st_find(f, "embeddings.word_embeddings.weight") && se_st_find(f, "bert.embeddings.word_embeddings.weight"))
-            ld.prefix = "bert.";
-        if (!(st = LOAD_MAT("embeddings.word_embeddings.weight", cfg.vocab_size, d, m->tok_emb)) &&
-            !(st = LOAD_MAT("embeddings.position_embeddings.weight", cfg.max_pos, d, m->pos_emb)) &&
-            !(st = cfg.type_vocab > 0 ? LOAD_MAT("embeddings.token_type_embeddings.weight", cfg.type_vocab, d,
-                                                 m->type_emb)
-                                      : SE_OK) &&
-            !(st = LOAD_VEC("embeddings.LayerNorm.weight", d, m->emb_ln_g)))
-            st = LOAD_VEC("embeddings.LayerNorm.bias", d, m->emb_ln_b);
-        if (cfg.type_vocab == 0) memset(m->type_emb, 0, (size_t)d * sizeof(float));
-    } else {
-        st = LOAD_MAT("embedding.weight", cfg.vocab_size, d, m->tok_emb);
+    const se_recipe *R = m->recipe;
+    loader ld = {.f = f, .prefix = "", .cfg = &m->cfg};
+    /* Bare names (AutoModel) or under the family's prefix (the *For* heads). */
+    const se_st_file *hold;
+    for (int i = 0; i < 3 && R->prefixes[i] && !se_st_set_find(f, R->tok_emb, &hold); i++) {
+        char full[256];
+        snprintf(full, sizeof full, "%s%s", R->prefixes[i], R->tok_emb);
+        if (se_st_set_find(f, full, &hold)) {
+            ld.prefix = R->prefixes[i];
+            break;
+        }
     }
+    st = load_embeddings(&ld, m, err);
     for (int l = 0; !st && l < cfg.n_layers; l++) st = load_layer(&ld, m, l, err);
     if (!st) {
         /* More layers in the file than the config asks for is a config/checkpoint
          * mismatch worth a warning; Hugging Face ignores them the same way. */
-        char extra[128];
-        snprintf(extra, sizeof extra, cfg.arch == SE_ARCH_BERT ? "%sencoder.layer.%d.output.dense.weight"
-                                                               : "%sencoder.layers.%d.linear2.weight",
-                 ld.prefix, cfg.n_layers);
-        if (se_st_find(f, extra))
+        char extra[256], probe[200];
+        snprintf(probe, sizeof probe, R->layer_probe, cfg.n_layers);
+        snprintf(extra, sizeof extra, "%s%s", ld.prefix, probe);
+        if (se_st_set_find(f, extra, &hold))
             se_log(SE_LOG_WARN, "%s holds more layers than num_hidden_layers=%d in config.json; using the first %d",
-                   path, cfg.n_layers, cfg.n_layers);
+                   se_st_set_path(f), cfg.n_layers, cfg.n_layers);
     }
-    se_st_close(f);
+    se_st_set_close(f);
     if (st) {
         se_model_free(m);
         return st;
@@ -387,12 +371,17 @@ se_status se_model_init_random(const se_model_config *cfg, uint64_t seed, int tp
     int64_t d = cfg->d_model, dh = m->d_head, ff = cfg->d_ff;
     int64_t q0 = (int64_t)m->shard.h0 * dh, dl = (int64_t)m->shard.nh * dh, f0 = m->shard.f0, nf = m->shard.nf;
     const float w = 0.02f; /* BERT's initializer_range */
-    fill(m->tok_emb, seed, "tok", d, 0, cfg->vocab_size, 0, d, 0, w);
-    if (cfg->arch == SE_ARCH_BERT) {
-        fill(m->pos_emb, seed, "pos", d, 0, cfg->max_pos, 0, d, 0, w);
-        fill(m->type_emb, seed, "type", d, 0, cfg->type_vocab > 0 ? cfg->type_vocab : 1, 0, d, 0, w);
-        fill(m->emb_ln_g, seed, "eln_g", d, 0, 1, 0, d, 1, 0.05f);
-        fill(m->emb_ln_b, seed, "eln_b", d, 0, 1, 0, d, 0, 0.05f);
+    int64_t e = m->cfg.emb_size;
+    fill(m->tok_emb, seed, "tok", e, 0, cfg->vocab_size, 0, e, 0, w);
+    if (m->pos_emb) fill(m->pos_emb, seed, "pos", e, 0, cfg->max_pos, 0, e, 0, w);
+    if (m->type_emb) fill(m->type_emb, seed, "type", e, 0, cfg->type_vocab, 0, e, 0, w);
+    if (m->emb_ln_g) fill(m->emb_ln_g, seed, "eln_g", e, 0, 1, 0, e, 1, 0.05f);
+    if (m->emb_ln_b) fill(m->emb_ln_b, seed, "eln_b", e, 0, 1, 0, e, 0, 0.05f);
+    if (m->emb_proj_w) fill(m->emb_proj_w, seed, "eproj_w", e, 0, d, 0, e, 0, w);
+    if (m->emb_proj_b) fill(m->emb_proj_b, seed, "eproj_b", 1, 0, d, 0, 1, 0, w);
+    if (m->rel_emb) {
+        fill(m->rel_emb, seed, "rel", cfg->n_heads, 0, cfg->rel_buckets, m->shard.h0, m->shard.nh, 0, 0.5f);
+        build_att_bias(m);
     }
     for (int l = 0; l < cfg->n_layers; l++) {
         se_layer *L = &m->layers[l];
@@ -431,8 +420,8 @@ se_status se_model_save(const se_model *m, const char *dir, se_dtype dtype, se_e
         return se_error_set(err, SE_EINVAL, "only a whole model (tp 1) can be saved, this one is shard %d of %d",
                             m->shard.tp_rank, m->shard.tp_size);
     const se_model_config *c = &m->cfg;
-    int64_t d = c->d_model, ff = c->d_ff;
-    int bert = c->arch == SE_ARCH_BERT;
+    const se_recipe *R = m->recipe;
+    int64_t d = c->d_model, ff = c->d_ff, e_w = c->emb_size;
     size_t cap = 8 + (size_t)c->n_layers * 16, n = 0;
     se_st_entry *e = calloc(cap, sizeof *e);
     char(*names)[128] = calloc(cap, sizeof *names);
@@ -448,16 +437,15 @@ se_status se_model_save(const se_model *m, const char *dir, se_dtype dtype, se_e
         n++;                                                                                                           \
     } while (0)
     char nm[128];
-    if (bert) {
-        ADD("embeddings.word_embeddings.weight", m->tok_emb, 2, c->vocab_size, d);
-        ADD("embeddings.position_embeddings.weight", m->pos_emb, 2, c->max_pos, d);
-        if (c->type_vocab > 0) ADD("embeddings.token_type_embeddings.weight", m->type_emb, 2, c->type_vocab, d);
-        ADD("embeddings.LayerNorm.weight", m->emb_ln_g, 1, d, 0);
-        ADD("embeddings.LayerNorm.bias", m->emb_ln_b, 1, d, 0);
-    } else {
-        ADD("embedding.weight", m->tok_emb, 2, c->vocab_size, d);
-    }
-    const layer_names *N = names_of(c);
+    ADD(R->tok_emb, m->tok_emb, 2, c->vocab_size, e_w);
+    if (m->pos_emb) ADD(R->pos_emb, m->pos_emb, 2, c->max_pos, e_w);
+    if (m->type_emb) ADD(R->type_emb, m->type_emb, 2, c->type_vocab, e_w);
+    if (m->emb_ln_g) ADD(R->emb_ln_g, m->emb_ln_g, 1, e_w, 0);
+    if (m->emb_ln_b) ADD(R->emb_ln_b, m->emb_ln_b, 1, e_w, 0);
+    if (m->emb_proj_w) ADD(R->emb_proj_w, m->emb_proj_w, 2, d, e_w);
+    if (m->emb_proj_b) ADD(R->emb_proj_b, m->emb_proj_b, 1, d, 0);
+    if (m->rel_emb) ADD(R->rel_bias, m->rel_emb, 2, c->rel_buckets, c->n_heads);
+    const se_layer_names *N = &R->layer;
     for (int l = 0; l < c->n_layers; l++) {
         const se_layer *L = &m->layers[l];
 #define L2(fmt, ptr, nd, s0, s1)                                                                                       \

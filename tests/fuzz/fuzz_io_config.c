@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (se_config_parse((const char *)data, size, "fuzz/config.json", &c, &err) == SE_OK) {
         if (c.d_model <= 0 || c.n_heads <= 0 || c.d_model % c.n_heads || c.n_layers <= 0 || c.d_ff <= 0 ||
             c.vocab_size <= 0 || c.max_pos < 0 || c.type_vocab < 0 || !(c.ln_eps > 0) || c.pad_token_id < 0 ||
-            c.pad_token_id >= c.vocab_size)
+            c.pad_token_id >= c.vocab_size || c.emb_size <= 0 || c.rel_buckets < 0)
             abort();
     }
     return 0;

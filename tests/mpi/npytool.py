@@ -13,6 +13,7 @@
         directly from document DOC's token states in a --pooling none output,
         split into windows of LEN tokens: max over all states, mean over all
         states, cls = LEN-weighted mean of each window's first state (1e-5)
+  npytool.py colmean IN.npy OUT.npy        the mean of IN's rows, as a [1, d] array
 """
 import array, ast, math, struct, sys
 
@@ -95,6 +96,11 @@ def main(argv):
         e = rel(o[row * d:(row + 1) * d], want)
         print(f"{mode} of document {doc} from its token states: relative error {e:.3e}")
         return 0 if e <= 1e-5 else 1
+    if cmd == "colmean":
+        (s, a) = load(argv[2])
+        n, d = s[0], s[1]
+        save(argv[3], (1, d), array.array("f", [sum(a[r * d + j] for r in range(n)) / n for j in range(d)]))
+        return 0
     print(__doc__)
     return 2
 

@@ -102,11 +102,53 @@ static void test_vanilla(void **state)
     assert_int_equal(c.act, SE_ACT_GELU_ERF);
 }
 
+/* Each family's own key names and its config class's defaults. */
+static void test_families(void **state)
+{
+    (void)state;
+    se_model_config c;
+    se_error err;
+    const char *dj = "{\"model_type\": \"distilbert\", \"dim\": 64, \"n_layers\": 2, \"n_heads\": 4, "
+                     "\"hidden_dim\": 128, \"activation\": \"gelu_new\", \"sinusoidal_pos_embds\": true}";
+    assert_int_equal(se_config_parse(dj, strlen(dj), "c", &c, &err), SE_OK);
+    assert_int_equal(c.arch, SE_ARCH_DISTILBERT);
+    assert_int_equal(c.d_model, 64);
+    assert_int_equal(c.n_layers, 2);
+    assert_int_equal(c.n_heads, 4);
+    assert_int_equal(c.d_ff, 128);
+    assert_int_equal(c.act, SE_ACT_GELU_TANH);
+    assert_int_equal(c.type_vocab, 0);
+    assert_true(c.ln_eps == 1e-12f);
+    const char *rj = "{\"model_type\": \"xlm-roberta\", \"type_vocab_size\": 1, \"max_position_embeddings\": 514}";
+    assert_int_equal(se_config_parse(rj, strlen(rj), "c", &c, &err), SE_OK);
+    assert_int_equal(c.arch, SE_ARCH_ROBERTA);
+    assert_int_equal(c.pad_token_id, 1); /* RobertaConfig's default */
+    assert_int_equal(c.emb_size, 768);
+    const char *ej = "{\"model_type\": \"electra\"}";
+    assert_int_equal(se_config_parse(ej, strlen(ej), "c", &c, &err), SE_OK);
+    assert_int_equal(c.arch, SE_ARCH_ELECTRA);
+    assert_int_equal(c.emb_size, 128);
+    assert_int_equal(c.d_model, 256);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
-    expect_bad("{\"model_type\": \"roberta\"}", SE_EUNSUPPORTED,
-               "model_type 'roberta' is not supported (supported: bert, vanilla_transformer)");
+    expect_bad("{\"model_type\": \"deberta-v2\"}", SE_EUNSUPPORTED,
+               "model_type 'deberta-v2' is not supported (supported: bert, roberta, xlm-roberta, camembert, "
+               "distilbert, electra, mpnet, vanilla_transformer)");
+    expect_bad("{\"model_type\": \"roberta\", \"position_embedding_type\": \"relative_key_query\"}",
+               SE_EUNSUPPORTED, "position_embedding_type 'relative_key_query' is not supported for roberta "
+               "(supported: absolute)");
+    expect_bad("{\"model_type\": \"xlm-roberta\", \"is_decoder\": true}", SE_EUNSUPPORTED,
+               "is_decoder = true is not supported");
+    expect_bad("{\"model_type\": \"mpnet\", \"relative_attention_num_buckets\": 16}", SE_EUNSUPPORTED,
+               "relative_attention_num_buckets = 16 is not supported");
+    expect_bad("{\"add_cross_attention\": true}", SE_EUNSUPPORTED, "add_cross_attention = true");
+    expect_bad("{\"model_type\": \"distilbert\", \"activation\": \"swish\"}", SE_EUNSUPPORTED,
+               "activation 'swish' is not supported");
+    expect_bad("{\"model_type\": \"distilbert\", \"type_vocab_size\": 2}", SE_EUNSUPPORTED,
+               "type_vocab_size = 2, but distilbert has no token type embeddings");
     expect_bad("{\"hidden_act\": \"swish\"}", SE_EUNSUPPORTED,
                "hidden_act 'swish' is not supported (supported: gelu, gelu_new, gelu_pytorch_tanh, relu)");
     expect_bad("{\"position_embedding_type\": \"relative_key\"}", SE_EUNSUPPORTED,
@@ -199,7 +241,7 @@ static void test_save_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bert_defaults), cmocka_unit_test(test_vanilla), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_bert_defaults), cmocka_unit_test(test_vanilla), cmocka_unit_test(test_refusals), cmocka_unit_test(test_families),
         cmocka_unit_test(test_types_and_bounds), cmocka_unit_test(test_save_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

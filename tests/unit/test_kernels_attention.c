@@ -72,6 +72,9 @@ static void free_case(att_case *c)
  * flash kernel WITHOUT the rescale of the accumulator (a plausible bug): each
  * key block uses its own running max but old sums/outputs are not multiplied
  * by exp(m_old - m_new). */
+static const se_att_bias *g_bias; /* reference and run add it when set */
+static int g_bias_flip;           /* the reference reads bias[i - j]: a plausible sign bug */
+
 static void reference(att_case *c, double scale, int block)
 {
     const int H = c->H, dh = c->dh, D = H * dh;
@@ -88,6 +91,8 @@ static void reference(att_case *c, double scale, int block)
                     double acc = 0;
                     for (int e = 0; e < dh; e++) acc += (double)qi[e] * kj[e];
                     p[j] = acc * scale;
+                    if (g_bias)
+                        p[j] += g_bias->bias[h * g_bias->ld + g_bias->center + (g_bias_flip ? i - j : j - i)];
                     if (p[j] > mx) mx = p[j];
                 }
                 double *o = c->ref + (b + i) * D + h * dh;
@@ -138,8 +143,8 @@ static void run(att_case *c, float scale)
     float *ws = se_alloc(se_attention_ws_floats(se_num_threads(), c->dh), sizeof(float));
     assert_non_null(ws);
     const int D = c->H * c->dh;
-    se_attention(c->out, c->ldo, c->qkv, c->ldqkv, c->qkv + D, c->ldqkv, c->qkv + 2 * D, c->ldqkv, c->seq_start,
-                 c->n_seq, c->H, c->dh, scale, ws);
+    se_attention_biased(c->out, c->ldo, c->qkv, c->ldqkv, c->qkv + D, c->ldqkv, c->qkv + 2 * D, c->ldqkv,
+                        c->seq_start, c->n_seq, c->H, c->dh, scale, g_bias, ws);
     se_free(ws);
 }
 
@@ -175,6 +180,46 @@ static void test_lengths_and_tiles(void **state)
     }
     se_attention_set_avx512(1);
     free_case(&c);
+}
+
+/* A per-head distance bias (MPNet's relative buckets) added inside the tile
+ * loop: default and odd tiles (the bias index crosses query and key block
+ * edges), d_head 64 (the bias takes the sgemm path) and 16; a reference that
+ * reads the bias at i - j instead of j - i is far off. */
+static void test_distance_bias(void **state)
+{
+    (void)state;
+    static const int lens[] = {1, 7, 65, 300, 0, 33};
+    const int center = 299, ld = 2 * center + 1 + 3;
+    for (int dh = 16; dh <= 64; dh += 48) {
+        att_case c;
+        make_case(&c, lens, 6, 3, dh, 1.0f);
+        float *b = malloc(sizeof(float) * (size_t)(3 * ld));
+        for (int i = 0; i < 3 * ld; i++) b[i] = 2.0f * frand();
+        se_att_bias bias = {b, ld, center};
+        g_bias = &bias;
+        reference(&c, 0.2f, 0);
+        static const int tiles[][2] = {{0, 0}, {7, 13}, {1, 1}};
+        int obq, obk;
+        se_attention_get_tiles(&obq, &obk);
+        for (int t = 0; t < (dh == 16 ? 3 : 2); t++) { /* 1 x 1 tiles once: slow under ASan */
+            if (tiles[t][0]) se_attention_set_tiles(tiles[t][0], tiles[t][1]);
+            run(&c, 0.2f);
+            const double e = rel_err(&c, c.out);
+            print_message("bias dh %d tiles %d x %d: rel err %.3g\n", dh, tiles[t][0], tiles[t][1], e);
+            assert_true(e <= 1e-6);
+            se_attention_set_tiles(obq, obk);
+        }
+        g_bias_flip = 1;
+        reference(&c, 0.2f, 0);
+        g_bias_flip = 0;
+        const double ef = rel_err(&c, c.out);
+        print_message("bias read at i - j: rel err %.3g\n", ef);
+        assert_true(ef > 1e-2);
+        g_bias = NULL;
+        free(b);
+        free_case(&c);
+    }
 }
 
 /* The test can fail: the same output is far from a reference with a wrong
@@ -346,7 +391,8 @@ static void test_long_sequence(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lengths_and_tiles), cmocka_unit_test(test_sensitivity),
+        cmocka_unit_test(test_lengths_and_tiles),
+        cmocka_unit_test(test_distance_bias), cmocka_unit_test(test_sensitivity),
         cmocka_unit_test(test_threads),           cmocka_unit_test(test_mixed_and_degenerate),
         cmocka_unit_test(test_long_sequence),
     };

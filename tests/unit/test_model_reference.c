@@ -19,6 +19,7 @@
 static const char *const models[] = {
     "tiny_bert", "tiny_bert_f16", "tiny_bert_bf16", "tiny_bert_gelu_new", "tiny_bert_prefixed", "tiny_bert_legacy_ln",
     "small_bert", "small_bert_f16", "small_bert_bf16", "tiny_vanilla", "tiny_vanilla_concat", "small_vanilla",
+    "tiny_roberta", "tiny_distilbert", "tiny_electra", "tiny_mpnet",
 };
 
 static void check_model(const char *name)
@@ -191,6 +192,29 @@ static void test_refusals(void **state)
     assert_int_equal(se_model_load(tmpdir, 0, 1, &m, &err), SE_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "safe_serialization"));
     unlink(path);
+    /* sharded: an index naming a path, or a tensor its shard lacks, is refused naming the index */
+    char idx[1200], shard[1200];
+    snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", tmpdir);
+    snprintf(shard, sizeof shard, "%s/a.safetensors", tmpdir);
+    copy_file(src, shard);
+    write_text(cfg, "{\"model_type\": \"bert\", \"hidden_size\": 64, \"num_attention_heads\": 4, "
+                    "\"num_hidden_layers\": 2, \"intermediate_size\": 256, \"vocab_size\": 1000, "
+                    "\"max_position_embeddings\": 64}");
+    write_text(idx, "{\"weight_map\": {\"embeddings.word_embeddings.weight\": \"../a.safetensors\"}}");
+    assert_int_equal(se_model_load(tmpdir, 0, 1, &m, &err), SE_EFORMAT);
+    assert_non_null(strstr(err.msg, "model.safetensors.index.json"));
+    assert_non_null(strstr(err.msg, "'../a.safetensors', which is not a file name"));
+    write_text(idx, "{\"weight_map\": {\"embeddings.word_embeddings.weight\": \"missing.safetensors\"}}");
+    assert_int_equal(se_model_load(tmpdir, 0, 1, &m, &err), SE_EIO);
+    assert_non_null(strstr(err.msg, "missing.safetensors"));
+    write_text(idx, "{\"weight_map\": {\"embeddings.word_embeddings.weight\": \"a.safetensors\"}}");
+    assert_int_equal(se_model_load(tmpdir, 0, 1, &m, &err), SE_EFORMAT);
+    assert_non_null(strstr(err.msg, "index.json: missing tensor 'embeddings.position_embeddings.weight'"));
+    write_text(idx, "{\"metadata\": {}}");
+    assert_int_equal(se_model_load(tmpdir, 0, 1, &m, &err), SE_EFORMAT);
+    assert_non_null(strstr(err.msg, "no \"weight_map\""));
+    unlink(idx);
+    unlink(shard);
     unlink(cfg);
     rmdir(tmpdir);
     /* forward refuses out-of-range ids and over-long sequences */

@@ -1,0 +1,24 @@
+/* ELECTRA discriminators (transformers/models/electra/modeling_electra.py):
+ * BERT's embeddings at width embedding_size, then ElectraModel's
+ * `embeddings_project` Linear(embedding_size, hidden_size) when the two
+ * differ; BERT's layers and names. Prefix `electra.` (ElectraForPreTraining,
+ * whose discriminator_predictions.* head is ignored). */
+#include "model/model_internal.h"
+
+const se_recipe se_recipe_electra = {
+    .family = "electra",
+    .prefixes = {"electra."},
+    .tok_emb = "embeddings.word_embeddings.weight",
+    .pos_emb = "embeddings.position_embeddings.weight",
+    .type_emb = "embeddings.token_type_embeddings.weight",
+    .emb_ln_g = "embeddings.LayerNorm.weight",
+    .emb_ln_b = "embeddings.LayerNorm.bias",
+    .emb_proj_w = "embeddings_project.weight",
+    .emb_proj_b = "embeddings_project.bias",
+    .layer = SE_BERT_LAYER_NAMES,
+    .layer_probe = "encoder.layer.%d.output.dense.weight",
+    .pos = SE_POS_LEARNED,
+    .norm = SE_NORM_POST,
+    .ffn = SE_FFN_DENSE,
+    .specials = "[CLS] ... [SEP]",
+};

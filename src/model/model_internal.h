@@ -1,0 +1,25 @@
+/* Private to src/model: the family recipes (one small file each). */
+#ifndef SE_MODEL_INTERNAL_H
+#define SE_MODEL_INTERNAL_H
+
+#include "shardenc/model.h"
+
+extern const se_recipe se_recipe_bert, se_recipe_roberta, se_recipe_distilbert, se_recipe_electra, se_recipe_mpnet,
+    se_recipe_vanilla;
+
+/* BERT's layer names (BertLayer in modeling_bert.py), shared by the families
+ * that kept them (RoBERTa, ELECTRA). A macro: C wants constant initialisers. */
+#define SE_BERT_LAYER_NAMES                                                                                            \
+    {                                                                                                                  \
+        {"encoder.layer.%d.attention.self.query.weight", "encoder.layer.%d.attention.self.key.weight",                 \
+         "encoder.layer.%d.attention.self.value.weight"},                                                              \
+            {"encoder.layer.%d.attention.self.query.bias", "encoder.layer.%d.attention.self.key.bias",                 \
+             "encoder.layer.%d.attention.self.value.bias"},                                                            \
+            0, "encoder.layer.%d.attention.output.dense.weight", "encoder.layer.%d.attention.output.dense.bias",       \
+            "encoder.layer.%d.attention.output.LayerNorm.weight", "encoder.layer.%d.attention.output.LayerNorm.bias",  \
+            "encoder.layer.%d.intermediate.dense.weight", "encoder.layer.%d.intermediate.dense.bias",                  \
+            "encoder.layer.%d.output.dense.weight", "encoder.layer.%d.output.dense.bias",                              \
+            "encoder.layer.%d.output.LayerNorm.weight", "encoder.layer.%d.output.LayerNorm.bias",                      \
+    }
+
+#endif

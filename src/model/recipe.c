@@ -1,0 +1,93 @@
+/* Family -> recipe, and what the one forward can run of the recipe axes. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+
+const se_recipe *se_recipe_of(const se_model_config *cfg)
+{
+    switch (cfg->arch) {
+    case SE_ARCH_BERT: return &se_recipe_bert;
+    case SE_ARCH_ROBERTA: return &se_recipe_roberta;
+    case SE_ARCH_DISTILBERT: return &se_recipe_distilbert;
+    case SE_ARCH_ELECTRA: return &se_recipe_electra;
+    case SE_ARCH_MPNET: return &se_recipe_mpnet;
+    case SE_ARCH_VANILLA:
+    case SE_ARCH_COUNT: break;
+    }
+    return &se_recipe_vanilla;
+}
+
+static const char *pos_name(se_pos_kind p)
+{
+    static const char *const n[] = {"learned absolute", "learned from padding_idx+1", "sinusoidal", "RoPE", "none"};
+    return (unsigned)p < sizeof n / sizeof n[0] ? n[p] : "?";
+}
+
+se_status se_recipe_check(const se_recipe *r, se_error *err)
+{
+    if (r->pos != SE_POS_LEARNED && r->pos != SE_POS_LEARNED_OFFSET && r->pos != SE_POS_SINUSOIDAL)
+        return se_error_set(err, SE_EUNSUPPORTED,
+                            "family %s: positions '%s' are not implemented (supported: learned absolute, learned "
+                            "from padding_idx+1, sinusoidal)",
+                            r->family, pos_name(r->pos));
+    if (r->attn_bias == SE_ATTB_ALIBI)
+        return se_error_set(err, SE_EUNSUPPORTED,
+                            "family %s: ALiBi attention is not implemented (supported: none, relative buckets)",
+                            r->family);
+    if (r->norm != SE_NORM_POST)
+        return se_error_set(err, SE_EUNSUPPORTED, "family %s: pre-LN layers are not implemented (supported: post-LN)",
+                            r->family);
+    if (r->ffn != SE_FFN_DENSE)
+        return se_error_set(err, SE_EUNSUPPORTED, "family %s: gated FFNs are not implemented (supported: dense)",
+                            r->family);
+    return SE_OK;
+}
+
+int se_recipe_padding_idx(const se_recipe *r, const se_model_config *cfg)
+{
+    return r->pos_padding_idx >= 0 ? r->pos_padding_idx : cfg->pad_token_id;
+}
+
+int se_recipe_first_pos(const se_recipe *r, const se_model_config *cfg)
+{
+    return r->pos == SE_POS_LEARNED_OFFSET ? se_recipe_padding_idx(r, cfg) + 1 : 0;
+}
+
+/* MPNetEncoder.relative_position_bucket(j - i, num_buckets=32, max_distance=128),
+ * in float32 as torch evaluates it (n.float(); the Python scalars join the
+ * float32 ops as float32), truncated by .to(torch.long). */
+int se_recipe_rel_bucket(int rel)
+{
+    const int nb = 16, max_exact = 8; /* num_buckets //= 2; max_exact = num_buckets // 2 */
+    int ret = 0, n = -rel;
+    if (n < 0) ret += nb;
+    n = n < 0 ? -n : n;
+    if (n < max_exact) return ret + n;
+    float v = logf((float)n / (float)max_exact) / (float)log(128.0 / max_exact) * (float)(nb - max_exact);
+    int large = max_exact + (int)v;
+    return ret + (large < nb - 1 ? large : nb - 1);
+}
+
+int64_t se_recipe_max_len(const se_recipe *r, const se_model_config *cfg)
+{
+    if (r->pos == SE_POS_SINUSOIDAL || cfg->max_pos <= 0) return cfg->max_pos > 0 ? cfg->max_pos : 0;
+    int64_t n = (int64_t)cfg->max_pos - se_recipe_first_pos(r, cfg);
+    return n > 0 ? n : 0;
+}
+
+void se_recipe_describe(const se_recipe *r, const se_model_config *cfg, char *buf, size_t cap)
+{
+    char emb[160];
+    int e = cfg->emb_size > 0 ? cfg->emb_size : cfg->d_model;
+    snprintf(emb, sizeof emb, "token%s%s%s%s", r->pos_emb ? " + position" : "",
+             r->type_emb && cfg->type_vocab > 0 ? " + type" : "", r->emb_ln_g ? ", LayerNorm" : "",
+             r->emb_proj_w && e != cfg->d_model ? ", projected" : "");
+    snprintf(buf, cap,
+             "family %s: positions %s%s, %s layers, %s FFN (%s), embeddings %s (width %d), specials %s", r->family,
+             pos_name(r->pos),
+             r->attn_bias == SE_ATTB_REL_BUCKETS ? " + relative position buckets (32, bidirectional, shared)" : "",
+             r->norm == SE_NORM_POST ? "post-LN" : "pre-LN",
+             r->ffn == SE_FFN_DENSE ? "dense" : "gated", se_act_name(cfg->act), emb, e, r->specials);
+}
