@@ -3,6 +3,7 @@
  * two buffers. Unicode data comes from utf8proc (Debian's), the same tables
  * the WordPiece path uses. */
 #include "tok_pipe.h"
+#include "tok_compat_pipe.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -284,10 +285,29 @@ out:
     return SE_OK;
 }
 
+/* The reference's verdict for c from a generated table (tok_compat_pipe.h), or NULL. */
+static const char *compat_map(const se_tok_compat_map *t, int n, int32_t c)
+{
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (t[mid].c == c) return t[mid].s;
+        if (t[mid].c < c) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return NULL;
+}
+
 /* Rust char::to_lowercase, one character: utf8proc's simple mapping plus the
- * one multi-character lowercase in Unicode (U+0130 -> i + U+0307). */
+ * one multi-character lowercase in Unicode (U+0130 -> i + U+0307), and the
+ * characters newer than utf8proc's Unicode (tok_compat_pipe.h). */
 static void put_lower(se_tbuf *o, int32_t c)
 {
+    const char *r = compat_map(se_tok_compat_lower, se_tok_compat_lower_n, c);
+    if (r) {
+        se_tbuf_put(o, r, strlen(r));
+        return;
+    }
     if (c == 0x130) {
         se_tbuf_put(o, "i\xcc\x87", 3);
         return;
@@ -297,11 +317,18 @@ static void put_lower(se_tbuf *o, int32_t c)
 
 static int is_mark(int32_t c)
 {
+    int lo = 0, hi = se_tok_compat_mark_n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (se_tok_compat_mark[mid].c == c) return se_tok_compat_mark[mid].hf;
+        if (se_tok_compat_mark[mid].c < c) lo = mid + 1;
+        else hi = mid - 1;
+    }
     utf8proc_category_t k = utf8proc_category(c);
     return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_MC || k == UTF8PROC_CATEGORY_ME;
 }
 
-static void unicode_form(const char *s, size_t n, utf8proc_option_t opt, se_tbuf *o)
+static void unicode_form_run(const char *s, size_t n, utf8proc_option_t opt, se_tbuf *o)
 {
     utf8proc_uint8_t *r = NULL;
     utf8proc_ssize_t k = utf8proc_map((const uint8_t *)s, (utf8proc_ssize_t)n, &r, opt | UTF8PROC_STABLE);
@@ -311,6 +338,28 @@ static void unicode_form(const char *s, size_t n, utf8proc_option_t opt, se_tbuf
     }
     se_tbuf_put(o, r, (size_t)k);
     free(r);
+}
+
+/* NFC/NFD/NFKC/NFKD by utf8proc, except the characters whose decomposition
+ * the reference's (older) tables do not have: those are passed through as
+ * the reference decomposes them, splitting the text around them. */
+static void unicode_form(const char *s, size_t n, utf8proc_option_t opt, se_tbuf *o)
+{
+    const se_tok_compat_map *t = (opt & UTF8PROC_COMPAT) ? se_tok_compat_nfkd : se_tok_compat_nfd;
+    int tn = (opt & UTF8PROC_COMPAT) ? se_tok_compat_nfkd_n : se_tok_compat_nfd_n;
+    size_t run = 0, adv;
+    for (size_t i = 0; i < n; i += adv) {
+        if ((uint8_t)s[i] < 0x80) {
+            adv = 1;
+            continue;
+        }
+        const char *r = compat_map(t, tn, se_utf8_next(s + i, n - i, &adv));
+        if (!r) continue;
+        if (i > run) unicode_form_run(s + run, i - run, opt, o);
+        se_tbuf_put(o, r, strlen(r));
+        run = i + adv;
+    }
+    if (n > run || n == 0) unicode_form_run(s + run, n - run, opt, o);
 }
 
 /* Precompiled::normalize (tokenizers/src/normalizers/precompiled.rs): per
@@ -393,7 +442,8 @@ static void bert(const se_norm *nm, const char *s, size_t n, se_tbuf *o)
     for (size_t i = 0, adv; i < n; i += adv) {
         int32_t c = se_utf8_next(s + i, n - i, &adv);
         if (nm->clean) {
-            if (c == 0 || c == 0xFFFD || se_tok_is_other(c)) continue;
+            /* is_control excludes \t \n \r, which are whitespace (bert.rs is_control) */
+            if (c == 0 || c == 0xFFFD || (se_tok_is_other(c) && c != '\t' && c != '\n' && c != '\r')) continue;
             if (se_tok_is_ws(c)) {
                 se_tbuf_putc(&a, ' ');
                 continue;
