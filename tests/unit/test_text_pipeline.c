@@ -152,6 +152,98 @@ static void test_misc_norm(void **s) { (void)s; check_variant("misc-norm"); }
 static void test_bert_parts(void **s) { (void)s; check_variant("bert-parts"); }
 static void test_split_behaviors(void **s) { (void)s; check_variant("split-behaviors"); }
 
+/* A tokenizer.json from a JSON text; the expected status and a piece of the message. */
+static void expect_refusal(const char *json, se_status want, const char *msg)
+{
+    char path[] = "/tmp/se_test_pipe_bad_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+    close(fd);
+    se_tokenizer *t = NULL;
+    se_error err;
+    se_status st = se_tok_load_json(path, &t, &err);
+    unlink(path);
+    if (st != want || !strstr(err.msg, msg) || !strstr(err.msg, "/tmp/se_test_pipe_bad_"))
+        fail_msg("want status %d with '%s' and the file name, got %d: %s", (int)want, msg, (int)st, st ? err.msg : "");
+    assert_null(t);
+}
+
+#define BPE_OK "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2},\"merges\":[\"a b\"]}"
+#define UNI_OK "\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"<unk>\",0],[\"a\",-1.5]]}"
+
+static void test_refusals(void **s)
+{
+    (void)s;
+    /* what is not implemented is refused by name, with its JSON path */
+    expect_refusal("{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFC\"},{\"type\":\"Nmt\"}]},"
+                   BPE_OK "}", SE_EUNSUPPORTED, "normalizer.normalizers[1]: normalizer type 'Nmt' is not supported");
+    expect_refusal("{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"UnicodeScripts\"}]},"
+                   UNI_OK "}", SE_EUNSUPPORTED, "pre_tokenizer.pretokenizers[0]: pre_tokenizer type 'UnicodeScripts'");
+    expect_refusal("{\"post_processor\":{\"type\":\"Fancy\"}," BPE_OK "}", SE_EUNSUPPORTED,
+                   "post_processor: post_processor type 'Fancy' is not supported");
+    expect_refusal("{\"model\":{\"type\":\"WordLevel\",\"vocab\":{}}}", SE_EUNSUPPORTED, "model type 'WordLevel'");
+    expect_refusal("{\"extra\":1," BPE_OK "}", SE_EUNSUPPORTED, "top-level key 'extra' is not supported");
+    expect_refusal("{\"model\":{\"type\":\"BPE\",\"dropout\":0.1,\"vocab\":{\"a\":0},\"merges\":[]}}", SE_EUNSUPPORTED,
+                   "model.dropout");
+    expect_refusal("{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(a\"},\"behavior\":\"Isolated\"},"
+                   BPE_OK "}", SE_EUNSUPPORTED, "pre_tokenizer.pattern.Regex: regex '(a' does not compile");
+    expect_refusal("{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"x\"},\"behavior\":\"Sideways\"},"
+                   BPE_OK "}", SE_EFORMAT, "pre_tokenizer.behavior");
+    /* hostile files */
+    expect_refusal("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1},\"merges\":[\"a b\"]}}", SE_EFORMAT,
+                   "model.merges[0]: token 'ab' is not in model.vocab");
+    expect_refusal("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a c\"]}}", SE_EFORMAT,
+                   "model.merges[0]: token 'c' is not in model.vocab");
+    expect_refusal("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"ab\"]}}", SE_EFORMAT,
+                   "model.merges[0]: 'ab' is not two tokens");
+    expect_refusal("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":99999999},\"merges\":[]}}", SE_EFORMAT,
+                   "model.vocab[\"a\"]: id must be an integer");
+    expect_refusal("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":-1},\"merges\":[]}}", SE_EFORMAT, "model.vocab");
+    expect_refusal("{\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"vocab\":{\"a\":0},\"merges\":[]}}",
+                   SE_EFORMAT, "model.unk_token '<unk>' is not in model.vocab");
+    expect_refusal("{\"added_tokens\":[{\"id\":-3,\"content\":\"x\"}]," BPE_OK "}", SE_EFORMAT, "added_tokens[0]");
+    expect_refusal("{\"post_processor\":{\"type\":\"RobertaProcessing\",\"cls\":[\"<s>\",7],\"sep\":[\"</s>\",2]},"
+                   BPE_OK "}", SE_EFORMAT, "cls and sep must be [token, id] with an id in the vocabulary");
+    expect_refusal("{\"model\":{\"type\":\"Unigram\",\"unk_id\":5,\"vocab\":[[\"a\",0]]}}", SE_EFORMAT, "model.unk_id");
+    expect_refusal("{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",\"x\"]]}}", SE_EFORMAT, "model.vocab[0]");
+    expect_refusal("{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}", SE_EFORMAT, "model.vocab must be a non-empty");
+    expect_refusal("{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"@@@\"}," UNI_OK "}",
+                   SE_EFORMAT, "precompiled_charsmap: invalid base64");
+    expect_refusal("{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"/////wAAAAA=\"}," UNI_OK "}",
+                   SE_EFORMAT, "precompiled_charsmap: trie size");
+    expect_refusal("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"\xff\":0},\"merges\":[]}}", SE_EFORMAT, "invalid JSON");
+}
+
+/* A hostile charsmap whose units point outside the array, and text with
+ * invalid UTF-8: no crash, the count reported, ids in range. */
+static void test_hostile_encode(void **s)
+{
+    (void)s;
+    /* trie of 2 units: unit 0 offset 0; unit 1 claims label 'a' and a leaf far away */
+    static const char js[] = "{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"CAAAAAAAAABhAf//AA==\"},"
+                             UNI_OK ",\"added_tokens\":[{\"id\":1,\"content\":\"aa\",\"lstrip\":true,\"rstrip\":true,"
+                             "\"single_word\":true,\"normalized\":true}]}";
+    char path[] = "/tmp/se_test_pipe_h_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, js, sizeof js - 1), (ssize_t)(sizeof js - 1));
+    close(fd);
+    se_tokenizer *t = NULL;
+    se_error err;
+    se_status st = se_tok_load_json(path, &t, &err);
+    unlink(path);
+    if (st) fail_msg("%s", err.msg);
+    se_ids ids = {0};
+    size_t bad = 0;
+    const char txt[] = "a\xff aa b \xe2\x82 aa  aaa a";
+    assert_int_equal(se_tok_encode(t, txt, sizeof txt - 1, 1, &ids, &bad, &err), SE_OK);
+    assert_int_equal(bad, 2);
+    for (size_t i = 0; i < ids.n; i++) assert_true(ids.ids[i] >= 0 && ids.ids[i] < se_tok_vocab_size(t));
+    se_ids_free(&ids);
+    se_tok_free(t);
+}
+
 int main(void)
 {
     const char *e = getenv("SE_FIXTURES");
@@ -191,7 +283,8 @@ int main(void)
         cmocka_unit_test(test_roberta),     cmocka_unit_test(test_gpt2),        cmocka_unit_test(test_gpt2_prefix),
         cmocka_unit_test(test_llama3_split), cmocka_unit_test(test_qwen_split), cmocka_unit_test(test_xlmr),
         cmocka_unit_test(test_xlmr_new),    cmocka_unit_test(test_t5_first),    cmocka_unit_test(test_misc_norm),
-        cmocka_unit_test(test_bert_parts),  cmocka_unit_test(test_split_behaviors),
+        cmocka_unit_test(test_bert_parts),  cmocka_unit_test(test_split_behaviors), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_hostile_encode),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     json_decref(g_corpus);

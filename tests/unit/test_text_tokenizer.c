@@ -297,11 +297,11 @@ static void test_loader_errors(void **s)
     assert_non_null(strstr(err.msg, "no [UNK]"));
     unlink(p);
 
-    const char bpe[] = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},"
+    const char bpe[] = "{\"model\":{\"type\":\"WordLevel\",\"vocab\":{\"a\":0}},"
                        "\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"}}";
     p = write_tmp(bpe, sizeof bpe - 1);
     assert_int_equal(se_tok_load_json(p, &t, &err), SE_EUNSUPPORTED);
-    assert_non_null(strstr(err.msg, "model type 'BPE' is not supported (only WordPiece)"));
+    assert_non_null(strstr(err.msg, "model type 'WordLevel' is not supported (WordPiece, BPE, Unigram)"));
     unlink(p);
 
     const char nfkc[] = "{\"normalizer\":{\"type\":\"NFKC\"},\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},"
