@@ -604,7 +604,7 @@ const char *se_tok_id_to_token(const se_tokenizer *t, int id)
 {
     if (t->pipe) { /* added tokens first: they override the model's piece */
         for (int k = 0; k < t->pipe->n_added; k++)
-            if (t->pipe->added[k].id == id && !t->pipe->added[k].normalized) return t->pipe->strs + t->pipe->added[k].off;
+            if (t->pipe->added[k].id == id) return t->pipe->strs + t->pipe->added[k].off;
         return se_tmodel_id_token(t->pipe->model, id, NULL);
     }
     if (id < 0 || id >= t->n_ids || t->id_off[id] < 0) return NULL;
