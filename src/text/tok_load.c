@@ -589,8 +589,21 @@ se_status se_tok_load_dir(const char *dir, se_tokenizer **out, se_error *err)
         if (!ok) return se_error_set(err, SE_EFORMAT, "%s: do_lower_case/strip_accents must be booleans", p);
     }
     snprintf(p, sizeof p, "%s/vocab.txt", dir);
-    if (!file_exists(p))
+    if (!file_exists(p)) {
+        /* slow-tokenizer files only: transformers writes tokenizer.json from them */
+        static const char *const slow[] = {"sentencepiece.bpe.model", "spiece.model", "tokenizer.model", "vocab.json"};
+        for (int i = 0; i < 4; i++) {
+            char q[4096];
+            snprintf(q, sizeof q, "%s/%s", dir, slow[i]);
+            if (file_exists(q))
+                return se_error_set(err, SE_EUNSUPPORTED,
+                                    "%s: only %s, no tokenizer.json: convert it once where transformers is installed: "
+                                    "python3 -c \"from transformers import AutoTokenizer as T; "
+                                    "T.from_pretrained('%s').save_pretrained('%s')\"",
+                                    dir, slow[i], dir, dir);
+        }
         return se_error_set(err, SE_EIO, "%s: neither tokenizer.json nor vocab.txt found", dir);
+    }
     return se_tok_load_vocab(p, &o, out, err);
 }
 
@@ -599,6 +612,15 @@ int se_tok_cls_id(const se_tokenizer *t) { return t->cls_id; }
 int se_tok_sep_id(const se_tokenizer *t) { return t->sep_id; }
 int se_tok_unk_id(const se_tokenizer *t) { return t->unk_id; }
 int se_tok_pad_id(const se_tokenizer *t) { return t->pad_id; }
+
+void se_tok_template(const se_tokenizer *t, const int32_t **prefix, int *n_prefix, const int32_t **suffix,
+                     int *n_suffix)
+{
+    *prefix = t->prefix_ids;
+    *n_prefix = t->n_prefix;
+    *suffix = t->suffix_ids;
+    *n_suffix = t->n_suffix;
+}
 
 const char *se_tok_id_to_token(const se_tokenizer *t, int id)
 {

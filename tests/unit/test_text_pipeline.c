@@ -244,6 +244,50 @@ static void test_hostile_encode(void **s)
     se_tok_free(t);
 }
 
+static void test_dir_and_template(void **s)
+{
+    (void)s;
+    char p[8192];
+    snprintf(p, sizeof p, "%s/vocab/unigram-xlmr", g_fx);
+    se_tokenizer *t = NULL;
+    se_error err;
+    assert_int_equal(se_tok_load_dir(p, &t, &err), SE_OK);
+    const int32_t *pre, *suf;
+    int np, ns;
+    se_tok_template(t, &pre, &np, &suf, &ns);
+    assert_int_equal(np, 1);
+    assert_int_equal(ns, 1);
+    assert_int_equal(pre[0], 0); /* <s> $A </s> */
+    assert_int_equal(suf[0], 2);
+    assert_int_equal(se_tok_cls_id(t), 0);
+    assert_int_equal(se_tok_sep_id(t), 2);
+    assert_int_equal(se_tok_pad_id(t), 1);
+    assert_int_equal(se_tok_unk_id(t), 3);
+    assert_string_equal(se_tok_id_to_token(t, 2), "</s>");
+    se_tok_free(t);
+    /* GPT-2: no template, so no cls/sep */
+    snprintf(p, sizeof p, "%s/vocab/gpt2", g_fx);
+    assert_int_equal(se_tok_load_dir(p, &t, &err), SE_OK);
+    se_tok_template(t, &pre, &np, &suf, &ns);
+    assert_int_equal(np + ns, 0);
+    assert_int_equal(se_tok_cls_id(t), -1);
+    assert_int_equal(se_tok_vocab_size(t), 50257);
+    se_tok_free(t);
+    /* a folder with only the SentencePiece model: refused with the conversion */
+    char d[] = "/tmp/se_test_spm_XXXXXX";
+    assert_non_null(mkdtemp(d));
+    snprintf(p, sizeof p, "%s/sentencepiece.bpe.model", d);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("x", f);
+    fclose(f);
+    assert_int_equal(se_tok_load_dir(d, &t, &err), SE_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "only sentencepiece.bpe.model, no tokenizer.json"));
+    assert_non_null(strstr(err.msg, "save_pretrained"));
+    unlink(p);
+    rmdir(d);
+}
+
 int main(void)
 {
     const char *e = getenv("SE_FIXTURES");
@@ -284,7 +328,7 @@ int main(void)
         cmocka_unit_test(test_llama3_split), cmocka_unit_test(test_qwen_split), cmocka_unit_test(test_xlmr),
         cmocka_unit_test(test_xlmr_new),    cmocka_unit_test(test_t5_first),    cmocka_unit_test(test_misc_norm),
         cmocka_unit_test(test_bert_parts),  cmocka_unit_test(test_split_behaviors), cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_hostile_encode),
+        cmocka_unit_test(test_hostile_encode), cmocka_unit_test(test_dir_and_template),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     json_decref(g_corpus);
