@@ -330,6 +330,6 @@ se_status se_pipe_encode(const se_tokenizer *t, const char *text, size_t len, in
     if (e.err == -2)
         return se_error_set(err, SE_EFORMAT, "se_tok_encode: a character no piece covers, and the Unigram model has no "
                                              "unk_id");
-    if (e.err) return se_error_set(err, SE_ENOMEM, "se_tok_encode: out of memory");
+    if (e.err) return se_error_set(err, SE_ENOMEM, "se_tok_encode: out of memory (or a regex over its match limit)");
     return SE_OK;
 }

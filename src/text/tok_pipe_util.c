@@ -169,6 +169,8 @@ int se_regex_next(const se_regex *r, pcre2_match_data *md, const char *s, size_t
     /* The text is valid UTF-8 (the encoder repairs it first): skip the check. */
     int rc = r->jit ? pcre2_jit_match(r->re, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, md, NULL)
                     : pcre2_match(r->re, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, md, NULL);
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT) /* the interpreter keeps its backtracking on the heap */
+        rc = pcre2_match(r->re, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, md, NULL);
     if (rc == PCRE2_ERROR_NOMATCH) return 0;
     if (rc < 0) return -1;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
