@@ -391,7 +391,25 @@ se_status se_tok_load_json(const char *path, se_tokenizer **out, se_error *err)
         st = se_error_set(err, SE_EFORMAT, "%s: no \"model\" object", path);
         goto done;
     }
-    if (mt && (!strcmp(mt, "BPE") || !strcmp(mt, "Unigram"))) { /* the general pipeline (tok_pipe.c) */
+    /* WordPiece behind BertNormalizer (or none) + BertPreTokenizer with plain
+     * added tokens keeps the fused fast path; anything else is the pipeline. */
+    int wp_fast = mt && !strcmp(mt, "WordPiece");
+    if (wp_fast) {
+        json_t *nm = json_object_get(root, "normalizer");
+        const char *nt = type_of(nm), *pt0 = type_of(json_object_get(root, "pre_tokenizer"));
+        wp_fast = (!nm || json_is_null(nm) || (nt && !strcmp(nt, "BertNormalizer"))) && pt0 &&
+                  !strcmp(pt0, "BertPreTokenizer");
+        size_t ai;
+        json_t *at;
+        int okb = 1;
+        json_array_foreach(json_object_get(root, "added_tokens"), ai, at) {
+            if (get_bool(at, "normalized", 0, &okb) || get_bool(at, "single_word", 0, &okb) ||
+                get_bool(at, "lstrip", 0, &okb) || get_bool(at, "rstrip", 0, &okb))
+                wp_fast = 0;
+        }
+    }
+    if (mt && (!strcmp(mt, "BPE") || !strcmp(mt, "Unigram") || (!strcmp(mt, "WordPiece") && !wp_fast))) {
+        /* the general pipeline (tok_pipe.c) */
         st = se_pipe_load(root, path, t, err);
         goto done;
     }

@@ -56,9 +56,14 @@ const char *se_tmodel_id_token(const se_tmodel *m, int32_t id, size_t *len)
 
 int se_bpe_encode(const se_tmodel *m, const char *s, size_t n, se_ids *out);
 int se_unigram_encode(const se_tmodel *m, const char *s, size_t n, se_ids *out);
+int se_wordpiece_encode(const se_tmodel *m, const char *s, size_t n, se_ids *out);
 
 int se_tmodel_encode(const se_tmodel *m, const char *s, size_t n, se_ids *out)
 {
     if (n == 0) return 0;
-    return m->kind == SE_TM_BPE ? se_bpe_encode(m, s, n, out) : se_unigram_encode(m, s, n, out);
+    switch (m->kind) {
+    case SE_TM_BPE: return se_bpe_encode(m, s, n, out);
+    case SE_TM_UNIGRAM: return se_unigram_encode(m, s, n, out);
+    default: return se_wordpiece_encode(m, s, n, out);
+    }
 }

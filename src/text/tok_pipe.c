@@ -153,6 +153,7 @@ se_status se_pipe_load(json_t *root, const char *path, se_tokenizer *t, se_error
     const char *mts = json_is_string(mt) ? json_string_value(mt) : "";
     if (!strcmp(mts, "BPE")) st = se_bpe_build(model, path, &p->model, err);
     else if (!strcmp(mts, "Unigram")) st = se_unigram_build(model, path, &p->model, err);
+    else if (!strcmp(mts, "WordPiece")) st = se_wordpiece_build(model, path, &p->model, err);
     else st = se_error_set(err, SE_EUNSUPPORTED, "%s: model type '%s' is not supported (WordPiece, BPE, Unigram)", path,
                            mts);
     if (st) return st;

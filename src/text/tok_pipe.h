@@ -114,6 +114,7 @@ int se_pretok_apply(const se_pretok *p, const se_tpieces *in, se_tpieces *out);
 
 se_status se_bpe_build(json_t *model, const char *path, se_tmodel **out, se_error *err);
 se_status se_unigram_build(json_t *model, const char *path, se_tmodel **out, se_error *err);
+se_status se_wordpiece_build(json_t *model, const char *path, se_tmodel **out, se_error *err);
 void se_tmodel_free(se_tmodel *m);
 /* Appends the ids of one pre-token s[0..n) to out. 0 ok, -1 OOM. */
 int se_tmodel_encode(const se_tmodel *m, const char *s, size_t n, se_ids *out);
@@ -129,7 +130,7 @@ typedef struct {
     int32_t new_id;
 } se_merge_slot;
 
-enum { SE_TM_BPE, SE_TM_UNIGRAM };
+enum { SE_TM_BPE, SE_TM_UNIGRAM, SE_TM_WORDPIECE };
 struct se_tmodel {
     int kind;
     se_smap vocab;      /* token -> id (Unigram: with prefix markers for the Viterbi scan) */
@@ -145,6 +146,7 @@ struct se_tmodel {
     char *cont_prefix, *eow_suffix;
     size_t cont_len, eow_len;
     int fuse_unk, ignore_merges;
+    int max_chars;      /* WordPiece: max_input_chars_per_word */
     /* Unigram */
     double *scores;     /* by id */
     double unk_score;   /* min score - 10 (K_UNK_PENALTY) */

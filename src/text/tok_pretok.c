@@ -223,17 +223,9 @@ static void run_add(runs *v, size_t s, size_t e, int m)
 
 typedef int (*char_pred)(int32_t c);
 
-static int is_punc(int32_t c)
-{
-    if (c < 0x80) return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126);
-    switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS: case UTF8PROC_CATEGORY_PE:
-    case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF: case UTF8PROC_CATEGORY_PO:
-        return 1;
-    default:
-        return 0;
-    }
-}
+/* punctuation.rs is_punc: ASCII punctuation or unicode_categories' P* (its
+ * Unicode 8.0 tables: the same predicate as BertPreTokenizer, tok_encode.c). */
+static int is_punc(int32_t c) { return se_tok_is_punct(c); }
 static int is_numeric(int32_t c) /* char::is_numeric: Nd, Nl, No */
 {
     if (c < 0x80) return c >= '0' && c <= '9';

@@ -25,7 +25,7 @@ const root = path.resolve(__dirname, '..', '..');
 const fx = (p) => path.join(root, 'tests', 'fixtures', p);
 
 const HARD = [
-  'Hello <mask> world', 'x   <mask>  y', '<mask>', 'a<mask>b', '<s>Hi</s> <pad><unk>', ' <s> ', '</s></s>',
+  'Hello <mask> world', 'Hello [MASK] world [CLS]x[SEP]  [mask]  Ünïcödé', 'x   <mask>  y', '<mask>', 'a<mask>b', '<s>Hi</s> <pad><unk>', ' <s> ', '</s></s>',
   "don't I'll we've THEY'RE you'd she's it'S", '1234567 3.14159 ١٢٣٤ ⅻ ½ 10,000,000',
   '   \n\n\t  lots   of   spaces\n\n  \r\n end  ', 'word'.repeat(30) + ' ' + 'é'.repeat(120),
   '👨‍👩‍👧‍👦 🇫🇷 👍🏽 🙂🙂', 'e\u0301 a\u0308 ﬁ ｶﾞ ① ㍿ Ａ１ ℌ', 'ภาษาไทยง่ายนิดเดียว', 'שלום עולם مرحبا بالعالم',
@@ -150,6 +150,12 @@ async function main() {
         { type: 'Split', pattern: { Regex: '\\d' }, behavior: 'Contiguous', invert: false },
         { type: 'Split', pattern: { Regex: '[aeiou]' }, behavior: 'Removed', invert: true },
         { type: 'Metaspace', replacement: '▁', prepend_scheme: 'never', split: false }] } } },
+    'wordpiece-nfd': { base: 'vocab/bert-base-uncased/tokenizer.json', patch: {
+      normalizer: { type: 'Sequence', normalizers: [{ type: 'NFD' }, { type: 'Lowercase' }, { type: 'StripAccents' },
+        { type: 'Strip', strip_left: true, strip_right: true }] },
+      pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Punctuation', behavior: 'Isolated' },
+        { type: 'Digits', individual_digits: false }] },
+      added_tokens: '@base.added_tokens+mask_lstrip' } },
   };
   const full = new Set(['roberta', 'xlmr']);
   fs.writeFileSync(fx('tok/pipe_variants.json'), JSON.stringify(variants, null, 1) + '\n');
@@ -173,12 +179,14 @@ async function main() {
   }
 }
 
-// "@base.KEY" -> the base's KEY; "@base.model+FLAG" -> the base's model with FLAG true.
+// "@base.KEY" -> the base's KEY; "@base.model+FLAG" -> the base's model with FLAG true;
+// "@base.added_tokens+mask_lstrip" -> the base's added tokens, [MASK] with lstrip and normalized.
 function resolve(v, base) {
   if (typeof v === 'string' && v.startsWith('@base.')) {
     const [key, flag] = v.slice(6).split('+');
     const r = JSON.parse(JSON.stringify(base[key]));
-    if (flag) r[flag] = true;
+    if (flag === 'mask_lstrip') r.forEach((t) => { if (t.content === '[MASK]') { t.lstrip = true; t.normalized = true; } });
+    else if (flag) r[flag] = true;
     return r;
   }
   if (Array.isArray(v)) return v.map((x) => resolve(x, base));

@@ -39,7 +39,18 @@ static json_t *resolve(json_t *v, json_t *base)
         char *plus = strchr(key, '+');
         if (plus) *plus++ = '\0';
         json_t *r = json_deep_copy(json_object_get(base, key));
-        if (plus) json_object_set_new(r, plus, json_true());
+        if (plus && !strcmp(plus, "mask_lstrip")) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(r, i, e) {
+                if (!strcmp(json_string_value(json_object_get(e, "content")), "[MASK]")) {
+                    json_object_set_new(e, "lstrip", json_true());
+                    json_object_set_new(e, "normalized", json_true());
+                }
+            }
+        } else if (plus) {
+            json_object_set_new(r, plus, json_true());
+        }
         return r;
     }
     if (json_is_array(v)) {
@@ -151,6 +162,7 @@ static void test_t5_first(void **s) { (void)s; check_variant("t5-first"); }
 static void test_misc_norm(void **s) { (void)s; check_variant("misc-norm"); }
 static void test_bert_parts(void **s) { (void)s; check_variant("bert-parts"); }
 static void test_split_behaviors(void **s) { (void)s; check_variant("split-behaviors"); }
+static void test_wordpiece_nfd(void **s) { (void)s; check_variant("wordpiece-nfd"); }
 
 /* A tokenizer.json from a JSON text; the expected status and a piece of the message. */
 static void expect_refusal(const char *json, se_status want, const char *msg)
@@ -329,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_xlmr_new),    cmocka_unit_test(test_t5_first),    cmocka_unit_test(test_misc_norm),
         cmocka_unit_test(test_bert_parts),  cmocka_unit_test(test_split_behaviors), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_hostile_encode), cmocka_unit_test(test_dir_and_template),
+        cmocka_unit_test(test_wordpiece_nfd),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     json_decref(g_corpus);

@@ -304,11 +304,12 @@ static void test_loader_errors(void **s)
     assert_non_null(strstr(err.msg, "model type 'WordLevel' is not supported (WordPiece, BPE, Unigram)"));
     unlink(p);
 
-    const char nfkc[] = "{\"normalizer\":{\"type\":\"NFKC\"},\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},"
+    /* WordPiece behind other parts goes through the pipeline, which refuses what it lacks by name */
+    const char nfkc[] = "{\"normalizer\":{\"type\":\"Nmt\"},\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},"
                         "\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}}";
     p = write_tmp(nfkc, sizeof nfkc - 1);
     assert_int_equal(se_tok_load_json(p, &t, &err), SE_EUNSUPPORTED);
-    assert_non_null(strstr(err.msg, "normalizer 'NFKC'"));
+    assert_non_null(strstr(err.msg, "normalizer type 'Nmt' is not supported"));
     unlink(p);
 
     const char dupj[] = "{\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},"
