@@ -3,7 +3,8 @@
  * tokens (lstrip/rstrip/single_word) and post-processor, the committed
  * Unigram file (real nmt_nfkc charsmap), a small byte-fallback BPE behind
  * Lowercase/NFKD/StripAccents/Replace + Split(Llama-3)/Digits/Punctuation,
- * and a Unigram with byte_fallback behind Metaspace(first). Invariants
+ * a Unigram with byte_fallback behind Metaspace(first), and a WordPiece
+ * behind NFD/Lowercase/Strip + Whitespace/Digits. Invariants
  * besides "no crash / no sanitizer report": ids in range and named, the
  * invalid-UTF-8 count equals se_utf8_count_invalid, the repaired text gives
  * the same ids, and add_special = template prefix + plain ids + suffix. */
@@ -16,7 +17,7 @@
 
 #include "shardenc/text.h"
 
-#define N_TOK 4
+#define N_TOK 5
 static se_tokenizer *g_tok[N_TOK];
 
 static se_tokenizer *load_json_text(const char *content)
@@ -88,6 +89,14 @@ static const char k_uni[] =
     "\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"byte_fallback\":true,\"vocab\":[[\"<unk>\",0],[\"ab\",-1],"
     "[\"\\u2581\",-2],[\"\\u2581a\",-1.5],[\"a\",-3],[\"b\",-3],[\"<0xE4>\",-9],[\"<0xB8>\",-9],[\"<0xAD>\",-9]]}}";
 
+static const char k_wp[] =
+    "{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFD\"},{\"type\":\"Lowercase\"},"
+    "{\"type\":\"Strip\",\"strip_left\":true,\"strip_right\":false}]},\"pre_tokenizer\":{\"type\":\"Sequence\","
+    "\"pretokenizers\":[{\"type\":\"Whitespace\"},{\"type\":\"Digits\",\"individual_digits\":false}]},"
+    "\"added_tokens\":[{\"id\":4,\"content\":\"[MASK]\",\"lstrip\":true,\"rstrip\":true,\"special\":true}],"
+    "\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"max_input_chars_per_word\":8,"
+    "\"vocab\":{\"[UNK]\":0,\"a\":1,\"##b\":2,\"ab\":3,\"[MASK]\":4,\"e\":5,\"##\\u0301\":6,\"1\":7,\"##2\":8}}}";
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -101,6 +110,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     g_tok[1] = load_fixture("vocab/unigram-xlmr/tokenizer.json", "{}");
     g_tok[2] = load_json_text(k_bpe);
     g_tok[3] = load_json_text(k_uni);
+    g_tok[4] = load_json_text(k_wp);
     return 0;
 }
 
