@@ -242,8 +242,10 @@ int se_bpe_encode(const se_tmodel *m, const char *s, size_t n, se_ids *out)
     sym stack_sym[64];
     hent stack_h[3 * 64 + 16];
     /* at most one symbol per byte (byte fallback), one heap entry per merge step pair push */
-    sym *sy = n <= 64 ? stack_sym : malloc(n * sizeof *sy);
-    hent *h = n <= 64 ? stack_h : malloc((3 * n + 16) * sizeof *h);
+    /* symbols: at most one per byte, plus the prefix and suffix bytes of byte fallback */
+    size_t cap = n * (1 + m->cont_len + m->eow_len);
+    sym *sy = cap <= 64 ? stack_sym : malloc(cap * sizeof *sy);
+    hent *h = cap <= 64 ? stack_h : malloc((3 * cap + 16) * sizeof *h);
     int rc = 0;
     if (!sy || !h) {
         rc = -1;
@@ -264,11 +266,15 @@ int se_bpe_encode(const se_tmodel *m, const char *s, size_t n, se_ids *out)
             continue;
         }
         if (m->byte_fallback) {
-            /* merge_word looks the bytes up without the prefix or suffix */
+            /* merge_word falls back on the bytes of the decorated piece: prefix + char + suffix */
+            const char *parts[3] = {i > 0 ? m->cont_prefix : NULL, s + i, i + adv == n ? m->eow_suffix : NULL};
+            size_t lens[3] = {i > 0 ? m->cont_len : 0, adv, i + adv == n ? m->eow_len : 0};
             int all = 1;
-            for (size_t k = 0; k < adv; k++) all &= m->byte_id[(uint8_t)s[i + k]] >= 0;
-            if (all) { /* a pending unk stays pending, as in merge_word */
-                for (size_t k = 0; k < adv; k++) sy[ns++] = (sym){m->byte_id[(uint8_t)s[i + k]], 0, 0, 1};
+            for (int q = 0; q < 3; q++)
+                for (size_t k = 0; k < lens[q]; k++) all &= m->byte_id[(uint8_t)parts[q][k]] >= 0;
+            if (all && ns + lens[0] + lens[1] + lens[2] <= cap) { /* a pending unk stays pending, as in merge_word */
+                for (int q = 0; q < 3; q++)
+                    for (size_t k = 0; k < lens[q]; k++) sy[ns++] = (sym){m->byte_id[(uint8_t)parts[q][k]], 0, 0, 1};
                 continue;
             }
         }
@@ -304,7 +310,7 @@ int se_bpe_encode(const se_tmodel *m, const char *s, size_t n, se_ids *out)
         cur->next = right->next;
         right->len = 0;
         if (cur->next >= 0) sy[cur->next].prev = (int32_t)top.pos;
-        /* n - 1 initial entries, at most two per merge and n - 1 merges: 3n fits */
+        /* ns - 1 initial entries, at most two per merge and ns - 1 merges: 3 cap fits */
         if (cur->prev >= 0 && (mg = merge_find(m, sy[cur->prev].id, cur->id)))
             hpush(h, &hn, (hent){mg->rank, (uint32_t)cur->prev, mg->new_id});
         if (cur->next >= 0 && (mg = merge_find(m, cur->id, sy[cur->next].id)))

@@ -71,6 +71,52 @@ function unigramVocab(docs) {
   return pieces;
 }
 
+// A small BPE with continuing_subword_prefix "##", end_of_word_suffix "</w>", an unk,
+// byte fallback pieces and fuse_unk, trained here (greedy pair merges, as BPE training
+// does) on every 3rd corpus document, so those model options meet HF on real text.
+function smallBpe(docs) {
+  const P = '##', S = '</w>';
+  const words = new Map();
+  docs.forEach((d, i) => { if (i % 3 === 0) for (const w of d.text.split(/\s+/)) if (w) words.set(w, (words.get(w) || 0) + 1); });
+  const chars = new Set();
+  for (const w of words.keys()) for (const c of w) chars.add(c);
+  const kept = [...chars].sort().filter((c, i) => i % 5 !== 2); // the rest: unk or bytes
+  const keep = new Set(kept);
+  const vocab = { '<unk>': 0 };
+  const add = (t) => { if (!(t in vocab)) vocab[t] = Object.keys(vocab).length; };
+  for (let b = 0; b < 256; b += 2) add('<0x' + b.toString(16).toUpperCase().padStart(2, '0') + '>');
+  for (const c of kept) { add(c); add(P + c); add(c + S); add(P + c + S); }
+  const seqs = [...words.entries()].map(([w, n]) => {
+    const cs = [...w];
+    return { n, sym: cs.map((c, i) => (i ? P : '') + c + (i === cs.length - 1 ? S : '')),
+      ok: cs.every((c) => keep.has(c)) };
+  }).filter((x) => x.ok && x.sym.length > 1);
+  const merges = [];
+  for (let m = 0; m < 600; m++) {
+    const cnt = new Map();
+    for (const x of seqs) for (let i = 0; i + 1 < x.sym.length; i++) {
+      const k = x.sym[i] + ' ' + x.sym[i + 1];
+      cnt.set(k, (cnt.get(k) || 0) + x.n);
+    }
+    let best = null, bc = 0;
+    for (const [k, c] of cnt) if (c > bc || (c === bc && k < best)) { best = k; bc = c; }
+    if (!best || bc < 2) break;
+    const [a, b] = best.split(' ');
+    const nt = a + (b.startsWith(P) ? b.slice(P.length) : b);
+    add(nt);
+    merges.push([a, b]);
+    for (const x of seqs) {
+      const out = [];
+      for (let i = 0; i < x.sym.length; i++) {
+        if (i + 1 < x.sym.length && x.sym[i] === a && x.sym[i + 1] === b) { out.push(nt); i++; } else out.push(x.sym[i]);
+      }
+      x.sym = out;
+    }
+  }
+  return { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: P, end_of_word_suffix: S,
+    fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges };
+}
+
 async function main() {
   const corpus = fs.readFileSync(fx('tok/corpus.jsonl'), 'utf8').split('\n').filter((l) => l.length)
     .map((l) => JSON.parse(l));
@@ -97,6 +143,14 @@ async function main() {
     model: { type: 'Unigram', unk_id: 3, vocab },
   };
   fs.mkdirSync(fx('vocab/unigram-xlmr'), { recursive: true });
+  const small = {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: added([[0, '<unk>']]), normalizer: { type: 'NFKC' },
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Punctuation', behavior: 'Isolated' }] },
+    post_processor: null, decoder: null, model: smallBpe(corpus),
+  };
+  fs.mkdirSync(fx('vocab/bpe-small'), { recursive: true });
+  fs.writeFileSync(fx('vocab/bpe-small/tokenizer.json'), JSON.stringify(small) + '\n');
   fs.writeFileSync(fx('vocab/unigram-xlmr/tokenizer.json'), JSON.stringify(xlmr) + '\n');
 
   const robertaAdded = added([[50256, '<|endoftext|>'], [50257, '<s>'], [50258, '<pad>'], [50259, '</s>'],
@@ -150,6 +204,8 @@ async function main() {
         { type: 'Split', pattern: { Regex: '\\d' }, behavior: 'Contiguous', invert: false },
         { type: 'Split', pattern: { Regex: '[aeiou]' }, behavior: 'Removed', invert: true },
         { type: 'Metaspace', replacement: '▁', prepend_scheme: 'never', split: false }] } } },
+    'bpe-options': { base: 'vocab/bpe-small/tokenizer.json', patch: {} },
+    'bpe-nofuse': { base: 'vocab/bpe-small/tokenizer.json', patch: { model: '@base.model-fuse_unk-byte_fallback' } },
     'wordpiece-nfd': { base: 'vocab/bert-base-uncased/tokenizer.json', patch: {
       normalizer: { type: 'Sequence', normalizers: [{ type: 'NFD' }, { type: 'Lowercase' }, { type: 'StripAccents' },
         { type: 'Strip', strip_left: true, strip_right: true }] },
@@ -180,12 +236,15 @@ async function main() {
 }
 
 // "@base.KEY" -> the base's KEY; "@base.model+FLAG" -> the base's model with FLAG true;
-// "@base.added_tokens+mask_lstrip" -> the base's added tokens, [MASK] with lstrip and normalized.
+// "@base.added_tokens+mask_lstrip" -> the base's added tokens, [MASK] with lstrip and normalized;
+// "@base.model-A-B" -> the base's model with A and B false.
 function resolve(v, base) {
   if (typeof v === 'string' && v.startsWith('@base.')) {
-    const [key, flag] = v.slice(6).split('+');
+    const m = v.slice(6).match(/^([a-z_]+)(?:[+](.*))?(-.*)?$/);
+    const key = m[1], flag = m[2] || m[3];
     const r = JSON.parse(JSON.stringify(base[key]));
-    if (flag === 'mask_lstrip') r.forEach((t) => { if (t.content === '[MASK]') { t.lstrip = true; t.normalized = true; } });
+    if (flag && flag.includes('-')) flag.split('-').slice(1).forEach((f) => { r[f] = false; });
+    else if (flag === 'mask_lstrip') r.forEach((t) => { if (t.content === '[MASK]') { t.lstrip = true; t.normalized = true; } });
     else if (flag) r[flag] = true;
     return r;
   }

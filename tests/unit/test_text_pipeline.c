@@ -30,15 +30,23 @@ static json_t *load_json(const char *rel)
     return j;
 }
 
-/* "@base.KEY" -> base[KEY]; "@base.model+FLAG" -> base's model with FLAG true (as the generator). */
+/* "@base.KEY" -> base[KEY]; "@base.model+FLAG" -> base's model with FLAG true; "@base.model-A-B"
+ * -> with A and B false; "+mask_lstrip" on added_tokens: [MASK] lstrip + normalized (as the generator). */
 static json_t *resolve(json_t *v, json_t *base)
 {
     if (json_is_string(v) && strncmp(json_string_value(v), "@base.", 6) == 0) {
         char key[64];
         snprintf(key, sizeof key, "%s", json_string_value(v) + 6);
-        char *plus = strchr(key, '+');
+        char *plus = strchr(key, '+'), *minus = strchr(key, '-');
         if (plus) *plus++ = '\0';
+        if (minus) *minus++ = '\0';
         json_t *r = json_deep_copy(json_object_get(base, key));
+        while (minus) { /* "model-A-B": A and B false */
+            char *next = strchr(minus, '-');
+            if (next) *next++ = '\0';
+            json_object_set_new(r, minus, json_false());
+            minus = next;
+        }
         if (plus && !strcmp(plus, "mask_lstrip")) {
             size_t i;
             json_t *e;
@@ -163,6 +171,8 @@ static void test_misc_norm(void **s) { (void)s; check_variant("misc-norm"); }
 static void test_bert_parts(void **s) { (void)s; check_variant("bert-parts"); }
 static void test_split_behaviors(void **s) { (void)s; check_variant("split-behaviors"); }
 static void test_wordpiece_nfd(void **s) { (void)s; check_variant("wordpiece-nfd"); }
+static void test_bpe_options(void **s) { (void)s; check_variant("bpe-options"); }
+static void test_bpe_nofuse(void **s) { (void)s; check_variant("bpe-nofuse"); }
 
 /* A tokenizer.json from a JSON text; the expected status and a piece of the message. */
 static void expect_refusal(const char *json, se_status want, const char *msg)
@@ -341,7 +351,7 @@ int main(void)
         cmocka_unit_test(test_xlmr_new),    cmocka_unit_test(test_t5_first),    cmocka_unit_test(test_misc_norm),
         cmocka_unit_test(test_bert_parts),  cmocka_unit_test(test_split_behaviors), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_hostile_encode), cmocka_unit_test(test_dir_and_template),
-        cmocka_unit_test(test_wordpiece_nfd),
+        cmocka_unit_test(test_wordpiece_nfd),  cmocka_unit_test(test_bpe_options), cmocka_unit_test(test_bpe_nofuse),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     json_decref(g_corpus);
