@@ -313,15 +313,15 @@ se_status se_pipe_encode(const se_tokenizer *t, const char *text, size_t len, in
         len = se_utf8_repair(text, len, rep);
         text = rep;
     }
-    if (add_special)
-        for (int i = 0; i < t->n_prefix; i++) se_ids_push(out, t->prefix_ids[i]);
     enc e;
     memset(&e, 0, sizeof e);
     e.t = t;
     e.out = out;
-    split_added(&e, 0, text ? text : "", len, 1, normalized_segment);
     if (add_special)
-        for (int i = 0; i < t->n_suffix; i++) se_ids_push(out, t->suffix_ids[i]);
+        for (int i = 0; i < t->n_prefix; i++) e.err |= se_ids_push(out, t->prefix_ids[i]);
+    if (!e.err) split_added(&e, 0, text ? text : "", len, 1, normalized_segment);
+    if (add_special && !e.err)
+        for (int i = 0; i < t->n_suffix; i++) e.err |= se_ids_push(out, t->suffix_ids[i]);
     free(e.nbuf.b);
     free(e.in.text.b);
     free(e.in.p);
