@@ -56,9 +56,17 @@ void se_tpieces_add(se_tpieces *v, size_t off, size_t len, int first);
  * (the same idea as the WordPiece table in tok_internal.h). */
 typedef struct {
     uint64_t tag;  /* mixed hash | 1; 0 = empty */
+    uint64_t head; /* the key's first 8 bytes, zero-padded: short keys compare without the pool */
     uint32_t off, len;
     int32_t id;    /* SE_TOK_PREFIX: a proper prefix of some key only */
 } se_smap_slot;
+
+static inline uint64_t se_smap_head(const char *s, size_t n)
+{
+    uint64_t h = 0;
+    memcpy(&h, s, n < 8 ? n : 8);
+    return h;
+}
 typedef struct {
     se_smap_slot *slots;
     uint32_t mask;

@@ -88,11 +88,12 @@ static int rehash(se_smap *m)
 
 int32_t se_smap_get_h(const se_smap *m, uint64_t h, const char *s, size_t n)
 {
-    uint64_t tag = mix(h);
+    uint64_t tag = mix(h), head = se_smap_head(s, n);
     for (uint32_t i = (uint32_t)(tag >> 20) & m->mask;; i = (i + 1) & m->mask) {
         const se_smap_slot *e = &m->slots[i];
         if (!e->tag) return -1;
-        if (e->tag == tag && e->len == n && memcmp(m->strs + e->off, s, n) == 0) return e->id;
+        if (e->tag == tag && e->len == n && e->head == head && (n <= 8 || memcmp(m->strs + e->off + 8, s + 8, n - 8) == 0))
+            return e->id;
     }
 }
 
@@ -115,7 +116,7 @@ static int put(se_smap *m, const char *s, size_t n, int32_t id, int replace, int
     if (grow((void **)&m->strs, &m->strs_cap, m->strs_len + n + 1, 1)) return -1;
     memcpy(m->strs + m->strs_len, s, n);
     m->strs[m->strs_len + n] = '\0';
-    m->slots[i] = (se_smap_slot){tag, (uint32_t)m->strs_len, (uint32_t)n, id};
+    m->slots[i] = (se_smap_slot){tag, se_smap_head(s, n), (uint32_t)m->strs_len, (uint32_t)n, id};
     m->strs_len += n + 1;
     m->n++;
     if (n > m->max_len) m->max_len = (uint32_t)n;
