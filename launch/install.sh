@@ -10,6 +10,7 @@ PKGS=(
     libcmocka-dev                        # unit tests
     libjansson-dev                       # JSON: config.json, JSONL, tokenizer.json
     libutf8proc-dev                      # Unicode normalisation and categories for the tokenizer
+    libpcre2-dev                         # PCRE2 with JIT: the Unicode regexes of tokenizer.json (Split, ByteLevel)
     clang libclang-rt-14-dev             # libFuzzer targets (the test command runs them)
     gnuplot-nox                          # launch/plot_scaling
     python3                              # launch/perfmodel.py, launch/scaling_csv.py (standard library only)

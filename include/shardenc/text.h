@@ -1,6 +1,9 @@
-/* shardenc text: a WordPiece tokenizer identical to Hugging Face's BERT
- * tokenizer (BasicTokenizer + WordpieceTokenizer, and the tokenizers-library
- * BertNormalizer / BertPreTokenizer / WordPiece / TemplateProcessing).
+/* shardenc text: tokenizers identical to Hugging Face's. vocab.txt is the
+ * BERT WordPiece tokenizer (BasicTokenizer + WordpieceTokenizer); a
+ * tokenizer.json is read as the tokenizers library defines it: normalizers,
+ * pre-tokenizers, the WordPiece, BPE (byte-level or not) or Unigram model,
+ * post-processor and added tokens, each a part of one pipeline (src/text/).
+ * What a file asks for that is not implemented is refused by name.
  * Depends on core only. */
 #ifndef SHARDENC_TEXT_H
 #define SHARDENC_TEXT_H
@@ -24,8 +27,8 @@ void se_tok_options_default(se_tok_options *o);
  * five BERT special tokens matched whole in the raw text, as
  * BertTokenizerFast. A repeated token or a missing [UNK] is an error. */
 se_status se_tok_load_vocab(const char *path, const se_tok_options *opt, se_tokenizer **out, se_error *err);
-/* tokenizer.json whose model is WordPiece: normalizer settings, special
- * tokens, post-processor template are read from it. */
+/* tokenizer.json: model WordPiece (BertNormalizer / BertPreTokenizer, the
+ * fused fast path), BPE or Unigram (the general pipeline). */
 se_status se_tok_load_json(const char *path, se_tokenizer **out, se_error *err);
 /* A model folder: tokenizer.json if present, else vocab.txt (+ tokenizer_config.json
  * for do_lower_case if present). */
@@ -37,6 +40,12 @@ int se_tok_cls_id(const se_tokenizer *t);
 int se_tok_sep_id(const se_tokenizer *t);
 int se_tok_unk_id(const se_tokenizer *t);
 int se_tok_pad_id(const se_tokenizer *t);
+/* The post-processor's template around one sequence: the ids before and after
+ * $A (se_tok_encode with add_special = prefix + ids + suffix). cls_id/sep_id
+ * are the first prefix and last suffix id, -1 when the template has none
+ * (GPT-2's ByteLevel post-processor adds nothing). */
+void se_tok_template(const se_tokenizer *t, const int32_t **prefix, int *n_prefix, const int32_t **suffix,
+                     int *n_suffix);
 const char *se_tok_id_to_token(const se_tokenizer *t, int id);
 
 /* Growable id buffer, reused across calls so the hot path does not allocate. */

@@ -1,5 +1,5 @@
 /* shardenc tokenize: {"id","text"} JSONL in, {"id","input_ids"} JSONL out,
- * with the Hugging Face WordPiece tokenizer of src/text. Streams line by line;
+ * with the Hugging Face-identical tokenizer of src/text. Streams line by line;
  * a malformed line is reported (file:line) and skipped; the output appears
  * under its name only when complete (written to a temporary name, renamed). */
 #include <errno.h>
@@ -19,7 +19,7 @@ static void tok_usage(FILE *f)
             "usage: shardenc tokenize (--vocab FILE | --model DIR) --input corpus.jsonl --output ids.jsonl\n"
             "                         [--no-special] [--quiet]\n"
             "\n"
-            "  --vocab FILE    vocab.txt (BERT uncased defaults) or a tokenizer.json (WordPiece)\n"
+            "  --vocab FILE    vocab.txt (BERT uncased defaults) or a tokenizer.json (WordPiece, BPE, Unigram)\n"
             "  --model DIR     a model folder: tokenizer.json, else vocab.txt (+ tokenizer_config.json)\n"
             "  --input FILE    one {\"id\": ..., \"text\": ...} object per line ('-' for stdin)\n"
             "  --output FILE   one {\"id\": ..., \"input_ids\": [...]} line per good input line, in order\n"

@@ -20,6 +20,7 @@
  * tables (Unicode 8.0) disagree by the generated ranges of tok_compat.h.
  * ASCII bytes never reach utf8proc: a 128-entry class table decides them. */
 #include "tok_internal.h"
+#include "tok_pipe.h"
 #include "tok_compat.h"
 
 #include <pthread.h>
@@ -300,6 +301,7 @@ se_status se_tok_encode(const se_tokenizer *t, const char *text, size_t len, int
     out->n = 0;
     if (n_invalid) *n_invalid = 0;
     if (!text && len) return se_error_set(err, SE_EINVAL, "se_tok_encode: NULL text with length %zu", len);
+    if (t->pipe) return se_pipe_encode(t, text, len, add_special, out, n_invalid, err);
     if (add_special && (t->n_prefix + t->n_suffix) == 0 && (t->cls_id < 0 || t->sep_id < 0))
         return se_error_set(err, SE_EINVAL, "se_tok_encode: the vocabulary has no [CLS]/[SEP] for special tokens");
     char stackbuf[4096];

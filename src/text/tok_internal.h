@@ -58,6 +58,9 @@ struct se_tokenizer {
     uint8_t added_first[256]; /* 1 if some added token starts with this byte */
 
     uint8_t slow_mask; /* SE_CF_* bits that send a BMP character down the full path */
+    struct se_pipe *pipe; /* non-NULL: a tokenizer.json pipeline other than the WordPiece fast path */
+    int pipe_n_ids;       /* its ids: max of the model's and the added tokens' + 1 */
+
     uint8_t ascii_class[128];
     uint8_t ascii_lower[128];
     int32_t ascii_single_id[128]; /* id of the one-char word, for punctuation */
@@ -120,5 +123,9 @@ int se_tok_is_other(int32_t c);
 int se_tok_is_punct(int32_t c);
 int se_tok_is_cjk(int32_t c);
 int se_tok_is_mn(int32_t c);
+
+/* tokenizer.json post_processor TemplateProcessing.single -> prefix/suffix ids (tok_load.c). */
+#include <jansson.h>
+se_status se_tok_template_ids(json_t *pp, json_t *tmpl, se_tokenizer *t, const char *path, se_error *err);
 
 #endif

@@ -2,6 +2,7 @@
  * folder. Builds the vocab hash table and the per-option ASCII tables the
  * encoder's fast path uses. */
 #include "tok_internal.h"
+#include "tok_pipe.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -30,6 +31,7 @@ void se_tok_free(se_tokenizer *t)
     free(t->id_off);
     free(t->slots);
     free(t->added);
+    se_pipe_free(t->pipe);
     free(t);
 }
 
@@ -322,7 +324,7 @@ static int get_bool(json_t *o, const char *key, int dflt, int *ok)
 }
 
 /* The ids a template's SpecialToken stands for, from post_processor.special_tokens. */
-static se_status template_ids(json_t *pp, json_t *tmpl, se_tokenizer *t, const char *path, se_error *err)
+se_status se_tok_template_ids(json_t *pp, json_t *tmpl, se_tokenizer *t, const char *path, se_error *err)
 {
     json_t *specials = json_object_get(pp, "special_tokens");
     int seen_a = 0;
@@ -389,8 +391,30 @@ se_status se_tok_load_json(const char *path, se_tokenizer **out, se_error *err)
         st = se_error_set(err, SE_EFORMAT, "%s: no \"model\" object", path);
         goto done;
     }
+    /* WordPiece behind BertNormalizer (or none) + BertPreTokenizer with plain
+     * added tokens keeps the fused fast path; anything else is the pipeline. */
+    int wp_fast = mt && !strcmp(mt, "WordPiece");
+    if (wp_fast) {
+        json_t *nm = json_object_get(root, "normalizer");
+        const char *nt = type_of(nm), *pt0 = type_of(json_object_get(root, "pre_tokenizer"));
+        wp_fast = (!nm || json_is_null(nm) || (nt && !strcmp(nt, "BertNormalizer"))) && pt0 &&
+                  !strcmp(pt0, "BertPreTokenizer");
+        size_t ai;
+        json_t *at;
+        int okb = 1;
+        json_array_foreach(json_object_get(root, "added_tokens"), ai, at) {
+            if (get_bool(at, "normalized", 0, &okb) || get_bool(at, "single_word", 0, &okb) ||
+                get_bool(at, "lstrip", 0, &okb) || get_bool(at, "rstrip", 0, &okb))
+                wp_fast = 0;
+        }
+    }
+    if (mt && (!strcmp(mt, "BPE") || !strcmp(mt, "Unigram") || (!strcmp(mt, "WordPiece") && !wp_fast))) {
+        /* the general pipeline (tok_pipe.c) */
+        st = se_pipe_load(root, path, t, err);
+        goto done;
+    }
     if (mt ? strcmp(mt, "WordPiece") != 0 : !json_object_get(model, "continuing_subword_prefix")) {
-        st = se_error_set(err, SE_EUNSUPPORTED, "%s: model type '%s' is not supported (only WordPiece)", path,
+        st = se_error_set(err, SE_EUNSUPPORTED, "%s: model type '%s' is not supported (WordPiece, BPE, Unigram)", path,
                           mt ? mt : "(none)");
         goto done;
     }
@@ -492,7 +516,7 @@ se_status se_tok_load_json(const char *path, se_tokenizer **out, se_error *err)
                 st = se_error_set(err, SE_EFORMAT, "%s: post_processor.single is not an array", path);
                 goto done;
             }
-            if ((st = template_ids(pp, single, t, path, err))) goto done;
+            if ((st = se_tok_template_ids(pp, single, t, path, err))) goto done;
         } else if (ppt && strcmp(ppt, "BertProcessing") == 0) {
             json_t *cls = json_object_get(pp, "cls"), *sep = json_object_get(pp, "sep");
             json_t *ci = json_array_get(cls, 1), *si = json_array_get(sep, 1);
@@ -583,8 +607,21 @@ se_status se_tok_load_dir(const char *dir, se_tokenizer **out, se_error *err)
         if (!ok) return se_error_set(err, SE_EFORMAT, "%s: do_lower_case/strip_accents must be booleans", p);
     }
     snprintf(p, sizeof p, "%s/vocab.txt", dir);
-    if (!file_exists(p))
+    if (!file_exists(p)) {
+        /* slow-tokenizer files only: transformers writes tokenizer.json from them */
+        static const char *const slow[] = {"sentencepiece.bpe.model", "spiece.model", "tokenizer.model", "vocab.json"};
+        for (int i = 0; i < 4; i++) {
+            char q[4096];
+            snprintf(q, sizeof q, "%s/%s", dir, slow[i]);
+            if (file_exists(q))
+                return se_error_set(err, SE_EUNSUPPORTED,
+                                    "%s: only %s, no tokenizer.json: convert it once where transformers is installed: "
+                                    "python3 -c \"from transformers import AutoTokenizer as T; "
+                                    "T.from_pretrained('%s').save_pretrained('%s')\"",
+                                    dir, slow[i], dir, dir);
+        }
         return se_error_set(err, SE_EIO, "%s: neither tokenizer.json nor vocab.txt found", dir);
+    }
     return se_tok_load_vocab(p, &o, out, err);
 }
 
@@ -594,8 +631,22 @@ int se_tok_sep_id(const se_tokenizer *t) { return t->sep_id; }
 int se_tok_unk_id(const se_tokenizer *t) { return t->unk_id; }
 int se_tok_pad_id(const se_tokenizer *t) { return t->pad_id; }
 
+void se_tok_template(const se_tokenizer *t, const int32_t **prefix, int *n_prefix, const int32_t **suffix,
+                     int *n_suffix)
+{
+    *prefix = t->prefix_ids;
+    *n_prefix = t->n_prefix;
+    *suffix = t->suffix_ids;
+    *n_suffix = t->n_suffix;
+}
+
 const char *se_tok_id_to_token(const se_tokenizer *t, int id)
 {
+    if (t->pipe) { /* added tokens first: they override the model's piece */
+        for (int k = 0; k < t->pipe->n_added; k++)
+            if (t->pipe->added[k].id == id) return t->pipe->strs + t->pipe->added[k].off;
+        return se_tmodel_id_token(t->pipe->model, id, NULL);
+    }
     if (id < 0 || id >= t->n_ids || t->id_off[id] < 0) return NULL;
     return t->strs + t->id_off[id];
 }
