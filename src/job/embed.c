@@ -52,6 +52,23 @@ static se_status setup(se_job *J, se_error *err)
         snprintf(J->tok_msg, sizeof J->tok_msg, "the model has no usable tokenizer (%.900s)", terr.msg);
         return SE_OK;
     }
+    /* Windows are framed as prefix + piece + suffix with one special token on
+     * each side (plan.c: N-2 content tokens): [CLS]/[SEP], <s>/</s>. A template
+     * of another shape (none, as GPT-2's, or several) is not windowed by
+     * guessing: text input is refused with the reason, ids still work. */
+    const int32_t *pre, *suf;
+    int npre, nsuf;
+    se_tok_template(J->tok, &pre, &npre, &suf, &nsuf);
+    if (npre != 1 || nsuf != 1 || pre[0] != se_tok_cls_id(J->tok) || suf[0] != se_tok_sep_id(J->tok)) {
+        snprintf(J->tok_msg, sizeof J->tok_msg,
+                 "the model's tokenizer template adds %d special token(s) before and %d after a text; shardenc "
+                 "windows text only with one before and one after ([CLS] ... [SEP] or <s> ... </s>): give "
+                 "input_ids instead",
+                 npre, nsuf);
+        se_tok_free(J->tok);
+        J->tok = NULL;
+        return SE_OK;
+    }
     /* every id the tokenizer can emit (vocabulary, added tokens, specials)
      * must index the embedding table: checked once here, not per token */
     int tv = se_tok_vocab_size(J->tok), cls = se_tok_cls_id(J->tok), sep = se_tok_sep_id(J->tok);

@@ -71,5 +71,14 @@ check "info on RoBERTa: the sharded index" bash -c "$bin info --model $fx/tiny_r
 mkdir -p "$w/unk"
 echo '{"model_type": "deberta-v2"}' > "$w/unk/config.json"
 check "an unknown model_type is refused naming it and the supported ones" bash -c "! $bin info --model $w/unk 2>$w/e.txt && grep -q \"model_type 'deberta-v2' is not supported (supported: bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet\" $w/e.txt"
+# A tokenizer whose template is not one special on each side (GPT-2's adds none):
+# text is refused with the reason (never framed with made-up ids), ids still work.
+mkdir -p "$w/gpt2tok"
+for f in "$fx/tiny_roberta"/*; do ln -s "$f" "$w/gpt2tok/"; done
+ln -s "$fx/../vocab/gpt2/tokenizer.json" "$w/gpt2tok/tokenizer.json"
+echo '{"id": "t", "text": "a text needs the template"}' > "$w/gpt2text.jsonl"
+check "a template without one special on each side: text refused, named" bash -c "! $bin embed --quiet --model $w/gpt2tok --input $w/gpt2text.jsonl --output $w/g --on-error fail 2>$w/e.txt; cat $w/e.txt; grep -q 'template adds 0 special token(s) before and 0 after' $w/e.txt && [ ! -e $w/g.npy ]"
+check "  its pre-tokenised input still embeds" embed 1 --quiet --model "$w/gpt2tok" --input "$fx/tiny_roberta/input.jsonl" --output "$w/g2" --pooling mean
+check "  rows = PyTorch" $npy cmp "$w/g2.npy" "$fx/tiny_roberta/ref_mean.npy" 1e-5
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
