@@ -13,6 +13,21 @@ int se_blas_parallel_mode(void); /* 0 sequential, 1 pthreads, 2 OpenMP */
 const char *se_blas_config(void);
 int se_num_threads(void);        /* omp_get_max_threads() */
 
+/* Kernel sets (LayerNorm, activations, softmax, attention tiles), each built
+ * in its own unit for its ISA and chosen at run time, so one binary built
+ * without -march runs on any x86-64 node. The first kernel call picks the
+ * best set the CPU and OS support, or the one the environment variable
+ * SHARDENC_ISA names (auto, avx512, avx2, generic). */
+typedef enum { SE_ISA_GENERIC = 0, SE_ISA_AVX2 = 1, SE_ISA_AVX512 = 2 } se_isa;
+const char *se_isa_name(se_isa isa);
+int se_isa_supported(se_isa isa);
+se_isa se_isa_best(void);
+/* name: "auto" (or NULL/empty), "avx512", "avx2", "generic"; a set this CPU
+ * cannot run is SE_EUNSUPPORTED, an unknown name SE_EINVAL. Not thread-safe
+ * against running kernels: call between forwards. */
+se_status se_isa_select(const char *name, se_error *err);
+se_isa se_isa_current(void);
+
 /* Y[M,N] = X[M,K] · W[N,K]ᵀ (+ bias[N] if not NULL), W in nn.Linear layout
  * [out, in]. beta = 0 overwrites Y, beta = 1 accumulates. */
 void se_linear(float *Y, int ldy, const float *X, int ldx, const float *W, int ldw, const float *bias, int M, int N,
@@ -65,8 +80,9 @@ void se_attention(float *out, int ldo, const float *q, int ldq, const float *k, 
  * clamped to [1, 256] and [1, 1024]. Not thread-safe: set before calls. */
 void se_attention_set_tiles(int bq, int bk);
 void se_attention_get_tiles(int *bq, int *bk);
-/* d_head = 64 on an AVX-512 build uses register-tiled products instead of
- * cblas_sgemm (faster; same math). 0 forces the sgemm path (tests, bench). */
+/* d_head = 64 with the AVX-512 kernel set uses register-tiled products
+ * instead of cblas_sgemm (faster; same math). 0 forces the sgemm path (tests,
+ * bench). */
 void se_attention_set_avx512(int on);
 
 #endif
