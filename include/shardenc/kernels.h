@@ -27,11 +27,39 @@ se_isa se_isa_best(void);
  * against running kernels: call between forwards. */
 se_status se_isa_select(const char *name, se_error *err);
 se_isa se_isa_current(void);
+/* The multiply-add peak of the active kernel set, all threads at once, in
+ * GFLOP/s, from a register-only FMA loop run for about `seconds`. */
+double se_fma_peak_gflops(double seconds);
 
 /* Y[M,N] = X[M,K] · W[N,K]ᵀ (+ bias[N] if not NULL), W in nn.Linear layout
  * [out, in]. beta = 0 overwrites Y, beta = 1 accumulates. */
 void se_linear(float *Y, int ldy, const float *X, int ldx, const float *W, int ldw, const float *bias, int M, int N,
                int K, float beta);
+/* ---- GEMM backends (src/kernels/gemm.c) ----
+ * One backend per process, chosen before any weight is packed: OpenBLAS or
+ * oneDNN (if built with it). "auto" (also the default) takes oneDNN on CPUs
+ * with AVX-512 and OpenBLAS otherwise (the README gives the measurements). */
+typedef enum { SE_GEMM_OPENBLAS = 0, SE_GEMM_ONEDNN = 1 } se_gemm_backend;
+const char *se_gemm_name(se_gemm_backend b);
+int se_gemm_available(se_gemm_backend b);
+/* name: "auto" (or NULL/empty), "openblas", "onednn" (SE_EUNSUPPORTED if not built in). */
+se_status se_gemm_select(const char *name, se_error *err);
+se_gemm_backend se_gemm_current(void);
+const char *se_gemm_info(void); /* library and version, for logs and meta.json */
+
+/* A weight W[N,K] (nn.Linear layout, caller-owned, must outlive the handle),
+ * prepacked once for the current backend with its epilogue: the product
+ * computes Y = act(X·Wᵀ + bias) (with_bias: a bias is passed to every call;
+ * act: an se_act value or -1). The backend may keep a copy in its own layout
+ * (se_weight_extra_bytes) or read W in place. */
+typedef struct se_weight se_weight;
+se_status se_weight_pack(se_weight **out, const float *W, int N, int K, int with_bias, int act, se_error *err);
+void se_weight_free(se_weight *w);
+size_t se_weight_extra_bytes(const se_weight *w);
+/* Y[M,N] = act(X[M,K]·Wᵀ + bias), overwriting Y; never inside a parallel region. */
+se_status se_linear_w(float *Y, int ldy, const float *X, int ldx, const se_weight *w, const float *bias, int M,
+                      se_error *err);
+
 /* Plain sgemm C = alpha·A·B(ᵀ) + beta·C for the bench's reference rate. */
 void se_sgemm(int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc);

@@ -19,6 +19,7 @@ static const se_opt_spec specs[] = {
     {"resume", 0, "continue an interrupted job with the same arguments"},
     {"on-error", 1, "skip (default: record bad lines in meta.json) or fail"},
     {"progress-every", 1, "seconds between progress lines when not on a terminal (default 10)"},
+    {"gemm", 1, "GEMM backend: auto (default), openblas, onednn"},
     {"quiet", 0, "no banner and no progress"},
 };
 #define NS ((int)(sizeof specs / sizeof specs[0]))
@@ -71,6 +72,7 @@ int se_cmd_embed(int argc, char **argv)
     eo.quiet = se_opt_flag(&o, specs, NS, "quiet");
     eo.progress_every = (double)pe;
     eo.tp = (int)tp;
+    if (!st) st = se_cli_compute_setup(se_opt_str(&o, specs, NS, "gemm", "auto"), rank, &err);
     se_grid g;
     int have_grid = 0;
     if (!st) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "job/embed_internal.h"
+#include "shardenc/kernels.h"
 
 #define JOURNAL_MAGIC 0x53454a31u /* "SEJ1" */
 #define MAX_SKIP_RECORDS 1000      /* per rank, with reasons; all are counted */
@@ -849,6 +850,10 @@ static se_status write_meta(job *J, const double *group_fig, double total, se_er
     fprintf(f, "%s],\n", J->n_skips ? "\n  " : "");
     fprintf(f, "  \"grid\": {\"world_size\": %d, \"tp\": %d, \"dp\": %d, \"threads_per_rank\": %d},\n", g->world_size,
             g->tp_size, g->dp_size, omp_get_max_threads());
+    fprintf(f, "  \"compute\": {\"isa\": \"%s\", \"gemm\": \"%s\", \"gemm_library\": ", se_isa_name(se_isa_current()),
+            se_gemm_name(se_gemm_current()));
+    json_str(f, se_gemm_info());
+    fprintf(f, "},\n");
     fprintf(f, "  \"groups\": [");
     double mean = 0, mx = 0;
     for (int i = 0; i < g->dp_size; i++) {

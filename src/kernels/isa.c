@@ -75,3 +75,25 @@ const se_kern_ops *se_kern(void)
 }
 
 se_isa se_isa_current(void) { return se_kern()->isa; }
+
+/* Peak of the active kernel set's FMA loop over every thread at once, best of
+ * a few rounds of ~`seconds` (a timed GEMM's % of this is the fraction of
+ * the silicon it uses). */
+double se_fma_peak_gflops(double seconds)
+{
+    const se_kern_ops *k = se_kern();
+    long iters = 1 << 20;
+    double t0 = se_time_now();
+    k->fma_flops(iters); /* calibrate */
+    double dt = se_time_now() - t0;
+    if (dt > 0) iters = (long)(iters * (seconds / 3) / dt) + 1;
+    double best = 0;
+    for (int r = 0; r < 3; r++) {
+        double flops = 0, t = se_time_now();
+#pragma omp parallel reduction(+ : flops)
+        flops += k->fma_flops(iters);
+        t = se_time_now() - t;
+        if (flops / t > best) best = flops / t;
+    }
+    return best / 1e9;
+}

@@ -24,6 +24,8 @@ typedef struct {
 
 typedef struct {
     se_isa isa;
+    /* runs `iters` steps of a register-only FMA loop, returns its flops */
+    double (*fma_flops)(long iters);
     /* x[j] = act(x[j] + b[j]) over one row of n (b may be NULL) */
     void (*bias_act_row)(float *x, const float *b, int n, int act);
     /* one row of se_layernorm */

@@ -5,4 +5,5 @@
 #define KERN_OPS se_kern_avx2
 #define KERN_ISA SE_ISA_AVX2
 #define KERN_AVX512 0
+#define KERN_VEC_BYTES 32
 #include "kern_body.h"

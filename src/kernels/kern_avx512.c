@@ -6,4 +6,5 @@
 #define KERN_OPS se_kern_avx512
 #define KERN_ISA SE_ISA_AVX512
 #define KERN_AVX512 1
+#define KERN_VEC_BYTES 64
 #include "kern_body.h"

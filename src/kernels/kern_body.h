@@ -368,7 +368,34 @@ static void k_attend_tile64(float *out, int ldo, const float *q, int ldq, const 
 #define KERN_TILE64 NULL
 #endif
 
+/* The core's multiply-add peak: FMA_ACC independent accumulators, each
+ * acc = acc·m + a, so every step is one vector FMA (AVX2/AVX-512 units: the
+ * contraction of -ffp-contract=fast; the generic unit gets a multiply and an
+ * add, which is its peak) and nothing leaves the registers. 12 chains cover
+ * a 4-cycle FMA latency on two ports with room to spare; m < 1 and a > 0
+ * keep the values at a fixed point, far from overflow or denormals. */
+#define FMA_ACC 12
+typedef float fma_vec __attribute__((vector_size(KERN_VEC_BYTES)));
+static double k_fma_flops(long iters)
+{
+    fma_vec acc[FMA_ACC], m, a;
+    for (int i = 0; i < FMA_ACC; i++)
+        for (int j = 0; j < (int)(KERN_VEC_BYTES / 4); j++) acc[i][j] = (float)(i + j);
+    for (int j = 0; j < (int)(KERN_VEC_BYTES / 4); j++) m[j] = 0.999999f, a[j] = 1e-6f;
+    for (long it = 0; it < iters; it++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < FMA_ACC; i++) acc[i] = acc[i] * m + a;
+        __asm__ volatile("" : "+x"(m)); /* keep the loop from being folded */
+    }
+    float sink = 0;
+    for (int i = 0; i < FMA_ACC; i++)
+        for (int j = 0; j < (int)(KERN_VEC_BYTES / 4); j++) sink += acc[i][j];
+    __asm__ volatile("" ::"x"(sink));
+    return 2.0 * FMA_ACC * (KERN_VEC_BYTES / 4) * (double)iters;
+}
+
 const se_kern_ops KERN_OPS = {
+    .fma_flops = k_fma_flops,
     .isa = KERN_ISA,
     .bias_act_row = k_bias_act_row,
     .layernorm_row = k_layernorm_row,

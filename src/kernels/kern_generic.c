@@ -3,4 +3,5 @@
 #define KERN_OPS se_kern_generic
 #define KERN_ISA SE_ISA_GENERIC
 #define KERN_AVX512 0
+#define KERN_VEC_BYTES 16
 #include "kern_body.h"
