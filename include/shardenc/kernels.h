@@ -46,6 +46,11 @@ int se_gemm_available(se_gemm_backend b);
 se_status se_gemm_select(const char *name, se_error *err);
 se_gemm_backend se_gemm_current(void);
 const char *se_gemm_info(void); /* library and version, for logs and meta.json */
+/* Deterministic mode: products cut in fixed row blocks, each one
+ * single-threaded call, so the bits do not depend on the thread count
+ * (OpenBLAS only; set before se_gemm_select, which then refuses oneDNN). */
+void se_gemm_set_deterministic(int on);
+int se_gemm_deterministic(void);
 
 /* A weight W[N,K] (nn.Linear layout, caller-owned, must outlive the handle),
  * prepacked once for the current backend with its epilogue: the product

@@ -16,10 +16,10 @@ int se_cmd_init_model(int argc, char **argv);
 
 /* The compute setup shared by embed and bench, before any model is loaded:
  * the kernel set (SHARDENC_ISA, default the best this CPU runs), the GEMM
- * backend (--gemm auto|openblas|onednn) and the BLAS threading check
+ * backend (--gemm auto|openblas|onednn, --deterministic) and the BLAS threading check
  * (openblas_get_parallel() == 2, the OpenMP build: a pthread build would
  * fight our OpenMP threads; warned on rank 0, not fatal). */
-se_status se_cli_compute_setup(const char *gemm, int rank, se_error *err);
+se_status se_cli_compute_setup(const char *gemm, int deterministic, int rank, se_error *err);
 
 /* Maps a status to an exit code. */
 int se_cli_exit_code(se_status st);

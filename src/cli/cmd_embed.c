@@ -20,6 +20,7 @@ static const se_opt_spec specs[] = {
     {"on-error", 1, "skip (default: record bad lines in meta.json) or fail"},
     {"progress-every", 1, "seconds between progress lines when not on a terminal (default 10)"},
     {"gemm", 1, "GEMM backend: auto (default), openblas, onednn"},
+    {"deterministic", 0, "same bits whatever the threads per rank (OpenBLAS in fixed row blocks)"},
     {"quiet", 0, "no banner and no progress"},
 };
 #define NS ((int)(sizeof specs / sizeof specs[0]))
@@ -72,7 +73,8 @@ int se_cmd_embed(int argc, char **argv)
     eo.quiet = se_opt_flag(&o, specs, NS, "quiet");
     eo.progress_every = (double)pe;
     eo.tp = (int)tp;
-    if (!st) st = se_cli_compute_setup(se_opt_str(&o, specs, NS, "gemm", "auto"), rank, &err);
+    if (!st) st = se_cli_compute_setup(se_opt_str(&o, specs, NS, "gemm", "auto"),
+                                              se_opt_flag(&o, specs, NS, "deterministic"), rank, &err);
     se_grid g;
     int have_grid = 0;
     if (!st) {

@@ -56,8 +56,11 @@ int se_gemm_available(se_gemm_backend b)
  * ISA dispatch reaches AVX-512/AMX whatever OPENBLAS_CORETYPE pins OpenBLAS
  * to; OpenBLAS on AVX2-only CPUs, where oneDNN 2.6 has no packed-weight
  * kernel (plain jit sgemm) and measured no faster (README). */
+static int g_det;
+
 static se_gemm_backend auto_choice(void)
 {
+    if (g_det) return SE_GEMM_OPENBLAS; /* the backend with the fixed-block mode */
     if (se_gemm_available(SE_GEMM_ONEDNN) && se_isa_supported(SE_ISA_AVX512)) return SE_GEMM_ONEDNN;
     return SE_GEMM_OPENBLAS;
 }
@@ -71,6 +74,10 @@ se_status se_gemm_select(const char *name, se_error *err)
         b = SE_GEMM_OPENBLAS;
     } else if (!strcmp(name, "onednn")) {
         b = SE_GEMM_ONEDNN;
+        if (g_det)
+            return se_error_set(err, SE_EINVAL,
+                                "--deterministic needs --gemm openblas (or auto): oneDNN's products are not split "
+                                "in fixed blocks");
         if (!se_gemm_available(b))
             return se_error_set(err, SE_EUNSUPPORTED,
                                 "--gemm onednn: this shardenc was built without oneDNN (install libdnnl-dev and "
@@ -256,6 +263,31 @@ size_t se_weight_extra_bytes(const se_weight *w)
 #endif
 }
 
+/* Deterministic mode (se_gemm_set_deterministic): OpenBLAS's threaded sgemm
+ * splits the product by thread count and its edge micro-kernels round
+ * differently from the main ones, so 1 and 2 threads differ in the last bits.
+ * Here the product is cut into blocks of DET_ROWS rows fixed by M alone, each
+ * computed by one single-threaded sgemm (inside the parallel region OpenBLAS's
+ * OpenMP build runs sequentially), so every element comes from the same call
+ * with the same operands whatever the number of threads. The cost is one
+ * packing of W per block instead of per product (~15/DET_ROWS of the time at
+ * this machine's rates) and fewer blocks than threads on small batches. */
+#define DET_ROWS 1024
+
+void se_gemm_set_deterministic(int on) { g_det = on; }
+int se_gemm_deterministic(void) { return g_det; }
+
+static void linear_openblas(float *Y, int ldy, const float *X, int ldx, const se_weight *w, const float *bias, int M)
+{
+    if (w->act >= SE_KACT_GELU_ERF && w->act <= SE_KACT_RELU) {
+        /* product, then bias + activation in one pass (se_bias_act) */
+        se_linear(Y, ldy, X, ldx, w->W, w->K, NULL, M, w->N, w->K, 0.0f);
+        se_bias_act(Y, w->with_bias ? bias : NULL, M, w->N, ldy, w->act);
+    } else {
+        se_linear(Y, ldy, X, ldx, w->W, w->K, w->with_bias ? bias : NULL, M, w->N, w->K, 0.0f);
+    }
+}
+
 se_status se_linear_w(float *Y, int ldy, const float *X, int ldx, const se_weight *w, const float *bias, int M,
                       se_error *err)
 {
@@ -278,12 +310,15 @@ se_status se_linear_w(float *Y, int ldy, const float *X, int ldx, const se_weigh
     }
 #endif
     (void)err;
-    if (w->act >= SE_KACT_GELU_ERF && w->act <= SE_KACT_RELU) {
-        /* product, then bias + activation in one pass (se_bias_act) */
-        se_linear(Y, ldy, X, ldx, w->W, w->K, NULL, M, w->N, w->K, 0.0f);
-        se_bias_act(Y, w->with_bias ? bias : NULL, M, w->N, ldy, w->act);
-    } else {
-        se_linear(Y, ldy, X, ldx, w->W, w->K, w->with_bias ? bias : NULL, M, w->N, w->K, 0.0f);
+    if (!g_det) {
+        linear_openblas(Y, ldy, X, ldx, w, bias, M);
+        return SE_OK;
+    }
+    const int nb = (M + DET_ROWS - 1) / DET_ROWS;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int b = 0; b < nb; b++) {
+        const int r0 = b * DET_ROWS, m = M - r0 < DET_ROWS ? M - r0 : DET_ROWS;
+        linear_openblas(Y + (size_t)r0 * ldy, ldy, X + (size_t)r0 * ldx, ldx, w, bias, m);
     }
     return SE_OK;
 }
