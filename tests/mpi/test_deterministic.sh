@@ -32,12 +32,12 @@ check "  1 vs 2 DP groups: cmp equal" cmp "$w/d11.npy" "$w/d21.npy"
 check "  meta.json records it" grep -q '"deterministic": true' "$w/d21.meta.json"
 check "deterministic, TP 2" embed 2 1 --deterministic --tp 2 --output "$w/dtp"
 check "  TP 2 within 1e-6 of TP 1" $npy cmp "$w/dtp.npy" "$w/d11.npy" 1e-6
-check "default, 1 rank x 1 thread" embed 1 1 --output "$w/n11"
-check "default, 2 DP groups" embed 2 1 --output "$w/n21"
+check "default (openblas), 1 rank x 1 thread" embed 1 1 --gemm openblas --output "$w/n11"
+check "default (openblas), 2 DP groups" embed 2 1 --gemm openblas --output "$w/n21"
 check "  1 vs 2 DP groups: cmp equal" cmp "$w/n11.npy" "$w/n21.npy"
 check "  deterministic within 1e-6 of default" $npy cmp "$w/d11.npy" "$w/n11.npy" 1e-6
 # informational: whether the default mode's bits depend on the thread count here
-if embed 1 2 --output "$w/n12" >/dev/null 2>&1; then
+if embed 1 2 --gemm openblas --output "$w/n12" >/dev/null 2>&1; then
     cmp -s "$w/n11.npy" "$w/n12.npy" && echo "note: default mode, 1 vs 2 threads: identical here" \
         || echo "note: default mode, 1 vs 2 threads: last bits differ here (what --deterministic removes)"
 fi
