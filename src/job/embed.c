@@ -396,6 +396,9 @@ static uint64_t fingerprint(const job *J)
     int64_t v[8] = {J->win_len, J->stride, J->batch_tokens, J->o->pooling, J->o->normalize, J->g->tp_size,
                     J->o->sp && J->g->tp_size > 1, J->n_docs};
     h = fnv(h, v, sizeof v);
+    /* the GEMM backend and --deterministic move the last bits too */
+    int64_t c[2] = {(int64_t)se_gemm_current(), se_gemm_deterministic()};
+    h = fnv(h, c, sizeof c);
     h = fnv(h, &J->cfg, sizeof J->cfg);
     return h;
 }
