@@ -7,6 +7,7 @@ PKGS=(
     build-essential cmake pkg-config     # C11 compiler, build system
     openmpi-bin libopenmpi-dev           # MPI (mpiexec, mpicc, headers)
     libopenblas0-openmp libopenblas-openmp-dev  # OpenBLAS, its OpenMP build (DESIGN.md: one thread pool)
+    libdnnl-dev                          # oneDNN: the second GEMM backend (--gemm onednn)
     libcmocka-dev                        # unit tests
     libjansson-dev                       # JSON: config.json, JSONL, tokenizer.json
     libutf8proc-dev                      # Unicode normalisation and categories for the tokenizer

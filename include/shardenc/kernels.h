@@ -13,10 +13,58 @@ int se_blas_parallel_mode(void); /* 0 sequential, 1 pthreads, 2 OpenMP */
 const char *se_blas_config(void);
 int se_num_threads(void);        /* omp_get_max_threads() */
 
+/* Kernel sets (LayerNorm, activations, softmax, attention tiles), each built
+ * in its own unit for its ISA and chosen at run time, so one binary built
+ * without -march runs on any x86-64 node. The first kernel call picks the
+ * best set the CPU and OS support, or the one the environment variable
+ * SHARDENC_ISA names (auto, avx512, avx2, generic). */
+typedef enum { SE_ISA_GENERIC = 0, SE_ISA_AVX2 = 1, SE_ISA_AVX512 = 2 } se_isa;
+const char *se_isa_name(se_isa isa);
+int se_isa_supported(se_isa isa);
+se_isa se_isa_best(void);
+/* name: "auto" (or NULL/empty), "avx512", "avx2", "generic"; a set this CPU
+ * cannot run is SE_EUNSUPPORTED, an unknown name SE_EINVAL. Not thread-safe
+ * against running kernels: call between forwards. */
+se_status se_isa_select(const char *name, se_error *err);
+se_isa se_isa_current(void);
+/* The multiply-add peak of the active kernel set, all threads at once, in
+ * GFLOP/s, from a register-only FMA loop run for about `seconds`. */
+double se_fma_peak_gflops(double seconds);
+
 /* Y[M,N] = X[M,K] · W[N,K]ᵀ (+ bias[N] if not NULL), W in nn.Linear layout
  * [out, in]. beta = 0 overwrites Y, beta = 1 accumulates. */
 void se_linear(float *Y, int ldy, const float *X, int ldx, const float *W, int ldw, const float *bias, int M, int N,
                int K, float beta);
+/* ---- GEMM backends (src/kernels/gemm.c) ----
+ * One backend per process, chosen before any weight is packed: OpenBLAS or
+ * oneDNN (if built with it). "auto" (also the default) takes oneDNN on CPUs
+ * with AVX-512 and OpenBLAS otherwise (the README gives the measurements). */
+typedef enum { SE_GEMM_OPENBLAS = 0, SE_GEMM_ONEDNN = 1 } se_gemm_backend;
+const char *se_gemm_name(se_gemm_backend b);
+int se_gemm_available(se_gemm_backend b);
+/* name: "auto" (or NULL/empty), "openblas", "onednn" (SE_EUNSUPPORTED if not built in). */
+se_status se_gemm_select(const char *name, se_error *err);
+se_gemm_backend se_gemm_current(void);
+const char *se_gemm_info(void); /* library and version, for logs and meta.json */
+/* Deterministic mode: products cut in fixed row blocks, each one
+ * single-threaded call, so the bits do not depend on the thread count
+ * (OpenBLAS only; set before se_gemm_select, which then refuses oneDNN). */
+void se_gemm_set_deterministic(int on);
+int se_gemm_deterministic(void);
+
+/* A weight W[N,K] (nn.Linear layout, caller-owned, must outlive the handle),
+ * prepacked once for the current backend with its epilogue: the product
+ * computes Y = act(X·Wᵀ + bias) (with_bias: a bias is passed to every call;
+ * act: an se_act value or -1). The backend may keep a copy in its own layout
+ * (se_weight_extra_bytes) or read W in place. */
+typedef struct se_weight se_weight;
+se_status se_weight_pack(se_weight **out, const float *W, int N, int K, int with_bias, int act, se_error *err);
+void se_weight_free(se_weight *w);
+size_t se_weight_extra_bytes(const se_weight *w);
+/* Y[M,N] = act(X[M,K]·Wᵀ + bias), overwriting Y; never inside a parallel region. */
+se_status se_linear_w(float *Y, int ldy, const float *X, int ldx, const se_weight *w, const float *bias, int M,
+                      se_error *err);
+
 /* Plain sgemm C = alpha·A·B(ᵀ) + beta·C for the bench's reference rate. */
 void se_sgemm(int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc);
@@ -79,8 +127,9 @@ void se_attention_biased(float *out, int ldo, const float *q, int ldq, const flo
  * clamped to [1, 256] and [1, 1024]. Not thread-safe: set before calls. */
 void se_attention_set_tiles(int bq, int bk);
 void se_attention_get_tiles(int *bq, int *bk);
-/* d_head = 64 on an AVX-512 build uses register-tiled products instead of
- * cblas_sgemm (faster; same math). 0 forces the sgemm path (tests, bench). */
+/* d_head = 64 with the AVX-512 kernel set uses register-tiled products
+ * instead of cblas_sgemm (faster; same math). 0 forces the sgemm path (tests,
+ * bench). */
 void se_attention_set_avx512(int on);
 
 #endif

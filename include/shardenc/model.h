@@ -88,7 +88,9 @@ se_status se_shard_plan(const se_model_config *cfg, int tp_rank, int tp_size, se
  *   wo   [d_model, nh·d_head]    the matching columns of Wo           (row-parallel)
  *   w1   [nf, d_model]           local FFN units                      (column-parallel)
  *   w2   [d_model, nf]           the matching columns of W2           (row-parallel)
- * bo and b2 are replicated and added once, after the reduction. */
+ * bo and b2 are replicated and added once, after the reduction. The
+ * handles pack the four matrices once for the GEMM backend (se_weight_pack:
+ * qkv with its bias, w1 with bias and activation fused). */
 typedef struct {
     float *wqkv, *bqkv;
     float *wo, *bo;
@@ -96,6 +98,7 @@ typedef struct {
     float *w1, *b1;
     float *w2, *b2;
     float *ln2_g, *ln2_b;
+    struct se_weight *p_qkv, *p_o, *p_1, *p_2;
 } se_layer;
 
 typedef struct {

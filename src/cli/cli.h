@@ -20,6 +20,13 @@ int se_cmd_init_model(int argc, char **argv);
  * the flag a job polls (se_embed_opts.stop): non-zero once one arrived. */
 const volatile sig_atomic_t *se_cli_signals_install(void);
 
+/* The compute setup shared by embed and bench, before any model is loaded:
+ * the kernel set (SHARDENC_ISA, default the best this CPU runs), the GEMM
+ * backend (--gemm auto|openblas|onednn, --deterministic) and the BLAS threading check
+ * (openblas_get_parallel() == 2, the OpenMP build: a pthread build would
+ * fight our OpenMP threads; warned on rank 0, not fatal). */
+se_status se_cli_compute_setup(const char *gemm, int deterministic, int rank, se_error *err);
+
 /* Maps a status to an exit code. */
 int se_cli_exit_code(se_status st);
 

@@ -20,10 +20,14 @@ static const se_opt_spec specs[] = {
     {"warmup", 1, "untimed iterations first (default 1)"},
     {"baseline", 0, "also time rank 0 alone at tp 1 and report parallel efficiency"},
     {"seed", 1, "weight seed (default 1)"},
+    {"gemm", 1, "GEMM backend: auto (default), openblas, onednn"},
+    {"deterministic", 0, "same bits whatever the threads per rank (OpenBLAS in fixed row blocks)"},
     {"json", 0, "print one JSON object (rank 0) instead of text"},
     {"quiet", 0, "no banner"},
 };
 #define NS ((int)(sizeof specs / sizeof specs[0]))
+
+#define NF 11 /* figures per rank gathered to rank 0 */
 
 typedef struct {
     double seconds, gemm, attn, other, coll, embed;
@@ -138,6 +142,8 @@ int se_cmd_bench(int argc, char **argv)
                     "position table\n", (long long)seq, cfg.max_pos);
         cfg.max_pos = (int)seq;
     }
+    if (!st) st = se_cli_compute_setup(se_opt_str(&o, specs, NS, "gemm", "auto"),
+                                              se_opt_flag(&o, specs, NS, "deterministic"), rank, &err);
     int sp = se_opt_flag(&o, specs, NS, "sp"), json = se_opt_flag(&o, specs, NS, "json");
     int quiet = se_opt_flag(&o, specs, NS, "quiet") || json;
     /* Options are the same on every rank, so their errors are too: no agreement needed. */
@@ -169,7 +175,7 @@ int se_cmd_bench(int argc, char **argv)
     }
     st = se_dist_agree(g.world, st, &err);
     rank_fig fig = {0};
-    double sg_rate = 0, sg_flops = 0, rss_fwd = 0;
+    double sg_rate = 0, sg_flops = 0, rss_fwd = 0, fma_peak = 0;
     if (!st) {
         /* Token ids are arbitrary but in range; the batch differs per DP group. */
         for (int64_t t = 0; t < n_tok; t++) ids[t] = (int32_t)((t * 7919 + g.dp_rank * 104729) % cfg.vocab_size);
@@ -182,6 +188,8 @@ int se_cmd_bench(int argc, char **argv)
     if (!st) {
         MPI_Barrier(g.world); /* every rank measures sgemm at once: same contention as the forward */
         sg_rate = sgemm_rate(m, n_tok, (int)iters, &sg_flops);
+        MPI_Barrier(g.world);
+        fma_peak = se_fma_peak_gflops(0.3);
     }
     /* Optional baseline: rank 0 alone, whole model, one rank's threads. */
     double base_tps = 0;
@@ -209,33 +217,37 @@ int se_cmd_bench(int argc, char **argv)
         code = se_cli_exit_code(st == SE_EREMOTE ? SE_EIO : st);
     } else {
         /* Gather every rank's figures to rank 0. */
-        double mine[10] = {fig.seconds, fig.gemm, fig.attn, fig.other, fig.coll, fig.calls, fig.bytes, sg_rate,
-                           rss_fwd, (double)(m->layer_bytes + m->replicated_bytes)};
-        double *all = g.world_rank == 0 ? malloc(sizeof(double) * 10 * (size_t)g.world_size) : NULL;
-        MPI_Gather(mine, 10, MPI_DOUBLE, all, 10, MPI_DOUBLE, 0, g.world);
+        double mine[NF] = {fig.seconds, fig.gemm, fig.attn, fig.other, fig.coll, fig.calls, fig.bytes, sg_rate,
+                           rss_fwd, (double)(m->layer_bytes + m->replicated_bytes), fma_peak};
+        double *all = g.world_rank == 0 ? malloc(sizeof(double) * NF * (size_t)g.world_size) : NULL;
+        MPI_Gather(mine, NF, MPI_DOUBLE, all, NF, MPI_DOUBLE, 0, g.world);
         if (g.world_rank == 0) {
             int P = g.world_size, slow = 0;
-            double sg_total = 0, rss_max = 0, wmax = 0;
+            double sg_total = 0, rss_max = 0, wmax = 0, peak_total = 0;
             for (int r = 0; r < P; r++) {
-                sg_total += all[r * 10 + 7];
-                if (all[r * 10 + 8] > rss_max) rss_max = all[r * 10 + 8];
-                if (all[r * 10 + 9] > wmax) wmax = all[r * 10 + 9];
-                if (all[r * 10 + 0] > all[slow * 10 + 0]) slow = r;
+                sg_total += all[r * NF + 7];
+                peak_total += all[r * NF + 10];
+                if (all[r * NF + 8] > rss_max) rss_max = all[r * NF + 8];
+                if (all[r * NF + 9] > wmax) wmax = all[r * NF + 9];
+                if (all[r * NF + 0] > all[slow * NF + 0]) slow = r;
             }
-            double secs = all[slow * 10 + 0] / iters; /* per forward, slowest rank */
+            double secs = all[slow * NF + 0] / iters; /* per forward, slowest rank */
             double model_flops = se_model_flops(&cfg, starts, (int)batch, cfg.n_layers);
             double tps = (double)n_tok * g.dp_size / secs;
             double gflops = model_flops * g.dp_size / secs / 1e9;
             double pct = 100.0 * gflops / sg_total;
             double per_layer_calls = all[5] / iters / cfg.n_layers, per_layer_bytes = all[6] / iters / cfg.n_layers;
             double eff = base_tps > 0 ? tps / (base_tps * P) : -1;
-            const double *r0 = all, *rs = all + slow * 10;
+            const double *r0 = all, *rs = all + slow * NF;
+            const double pct_peak = 100.0 * gflops / peak_total;
             if (json) {
                 printf("{\"model\": \"%s\", \"arch\": \"%s\", \"d_model\": %d, \"n_heads\": %d, \"d_ff\": %d, "
                        "\"layers\": %d, \"seq\": %lld, \"batch\": %lld, \"world_size\": %d, \"tp\": %d, \"dp\": %d, "
                        "\"sp\": %s, \"threads\": %d, \"blas_parallel\": %d, \"iters\": %lld, "
                        "\"tokens_per_s\": %.2f, \"tokens_per_s_per_rank\": %.2f, \"gflops\": %.3f, "
-                       "\"sgemm_gflops\": %.3f, \"pct_of_sgemm\": %.2f, \"seconds\": %.6f, "
+                       "\"sgemm_gflops\": %.3f, \"pct_of_sgemm\": %.2f, \"fma_peak_gflops\": %.3f, "
+                       "\"pct_of_fma_peak\": %.2f, \"isa\": \"%s\", \"gemm\": \"%s\", \"gemm_library\": \"%s\", "
+                       "\"deterministic\": %s, \"seconds\": %.6f, "
                        "\"peak_rss_bytes\": %.0f, \"weight_bytes_per_rank\": %.0f, "
                        "\"breakdown\": {\"gemm\": %.6f, \"attention\": %.6f, \"other\": %.6f, \"collectives\": %.6f}, "
                        "\"collective_calls\": %.0f, \"collective_bytes\": %.0f, "
@@ -246,7 +258,9 @@ int se_cmd_bench(int argc, char **argv)
                        cpath, se_recipe_of(&cfg)->family, cfg.d_model, cfg.n_heads, cfg.d_ff,
                        cfg.n_layers, (long long)seq, (long long)batch, P, g.tp_size, g.dp_size, sp ? "true" : "false",
                        omp_get_max_threads(), se_blas_parallel_mode(), (long long)iters, tps, tps / P, gflops,
-                       sg_total, pct, secs, rss_max, wmax, r0[1] / iters, r0[2] / iters, r0[3] / iters, r0[4] / iters,
+                       sg_total, pct, peak_total, pct_peak, se_isa_name(se_isa_current()),
+                       se_gemm_name(se_gemm_current()), se_gemm_info(), se_gemm_deterministic() ? "true" : "false",
+                       secs, rss_max, wmax, r0[1] / iters, r0[2] / iters, r0[3] / iters, r0[4] / iters,
                        r0[5] / iters, r0[6] / iters, per_layer_calls, per_layer_bytes, slow, rs[0] / iters,
                        rs[1] / iters, rs[2] / iters, rs[3] / iters, rs[4] / iters, base_tps, eff);
             } else {
@@ -262,6 +276,11 @@ int se_cmd_bench(int argc, char **argv)
                 printf("rate:       %.1f GFLOP/s = %.1f %% of OpenBLAS sgemm on the layer's GEMM shapes (%.1f GFLOP/s "
                        "summed over ranks)\n",
                        gflops, pct, sg_total);
+                printf("peak:       %.1f GFLOP/s = %.1f %% of the cores' FMA peak (register-only loop, %.1f GFLOP/s "
+                       "summed over ranks)\n",
+                       gflops, pct_peak, peak_total);
+                printf("kernels:    %s; GEMM %s%s (%s)\n", se_isa_name(se_isa_current()),
+                       se_gemm_name(se_gemm_current()), se_gemm_deterministic() ? ", deterministic" : "", se_gemm_info());
                 printf("breakdown (rank 0, s/forward): gemm %.4f  attention %.4f  other %.4f  collectives %.4f\n",
                        r0[1] / iters, r0[2] / iters, r0[3] / iters, r0[4] / iters);
                 if (P > 1)

@@ -28,6 +28,8 @@ static const se_opt_spec specs[] = {
     {"sync-every", 1, "seconds between syncs that make finished batches durable and journal them (default 10)"},
     {"sync-batches", 1, "... or after this many batches of a group, whichever comes first (default 256)"},
     {"progress-every", 1, "seconds between progress lines when not on a terminal (default 10)"},
+    {"gemm", 1, "GEMM backend: auto (default), openblas, onednn"},
+    {"deterministic", 0, "same bits whatever the threads per rank (OpenBLAS in fixed row blocks)"},
     {"quiet", 0, "no banner and no progress"},
 };
 #define NS ((int)(sizeof specs / sizeof specs[0]))
@@ -167,6 +169,8 @@ int se_cmd_embed(int argc, char **argv)
     eo.progress_every = (double)pe;
     eo.sync_seconds = (double)se;
     eo.tp = (int)tp;
+    if (!st) st = se_cli_compute_setup(se_opt_str(&o, specs, NS, "gemm", "auto"),
+                                              se_opt_flag(&o, specs, NS, "deterministic"), rank, &err);
     se_grid g;
     int have_grid = 0;
     if (!st) {

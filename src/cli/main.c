@@ -1,5 +1,6 @@
 /* shardenc: run Transformer encoders over corpora with MPI + OpenMP. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -18,6 +19,21 @@ static void usage(FILE *f)
             "  version     print the version\n"
             "\n"
             "`shardenc <command> --help` describes each command's options.\n");
+}
+
+se_status se_cli_compute_setup(const char *gemm, int deterministic, int rank, se_error *err)
+{
+    se_gemm_set_deterministic(deterministic);
+    se_status st = se_isa_select(getenv("SHARDENC_ISA"), err);
+    if (!st) st = se_gemm_select(gemm, err);
+    if (st) return st;
+    if (rank == 0 && se_blas_parallel_mode() != 2)
+        se_log(SE_LOG_WARN,
+               "OpenBLAS is not its OpenMP build (openblas_get_parallel() = %d, config '%s'): its threads and ours "
+               "will oversubscribe the cores; rebuild against the OpenMP build (Debian: libopenblas-openmp-dev, "
+               "RHEL: libopenblaso, or -DSE_BLAS_ROOT=PREFIX)",
+               se_blas_parallel_mode(), se_blas_config());
+    return SE_OK;
 }
 
 int se_cli_exit_code(se_status st)

@@ -281,7 +281,7 @@ se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *i
         const se_layer *L = &m->layers[l];
         /* qkv = x · Wqkvᵀ + bqkv, our heads only */
         t = se_time_now();
-        se_linear(qkv, 3 * dl, ws->x, d, L->wqkv, d, L->bqkv, (int)n, 3 * dl, d, 0.0f);
+        if ((s = se_linear_w(qkv, 3 * dl, ws->x, d, L->p_qkv, L->bqkv, (int)n, err))) return s;
         double t1 = se_time_now();
         st->t_gemm += t1 - t;
         /* a_h = softmax(q_h·k_hᵀ/√d_head)·v_h per sequence and local head */
@@ -291,19 +291,16 @@ se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *i
         double t2 = se_time_now();
         st->t_attn += t2 - t1;
         /* y = a · Woᵀ (partial over heads); x = LN(x + Σ y + bo) */
-        se_linear(ws->y, d, attn, dl, L->wo, dl, NULL, (int)n, d, dl, 0.0f);
+        if ((s = se_linear_w(ws->y, d, attn, dl, L->p_o, NULL, (int)n, err))) return s;
         st->t_gemm += se_time_now() - t2;
         if ((s = reduce_residual_ln(m, ws, n, L->bo, L->ln1_g, L->ln1_b, tp_comm, st, err))) return s;
-        /* h = act(x · W1ᵀ + b1), our FFN units */
+        /* h = act(x · W1ᵀ + b1), our FFN units (bias + act fused where the backend can) */
         t = se_time_now();
-        se_linear(h, nf, ws->x, d, L->w1, d, NULL, (int)n, nf, d, 0.0f);
-        t1 = se_time_now();
-        st->t_gemm += t1 - t;
-        se_bias_act(h, L->b1, (int)n, nf, nf, (int)c->act);
+        if ((s = se_linear_w(h, nf, ws->x, d, L->p_1, L->b1, (int)n, err))) return s;
         t2 = se_time_now();
-        st->t_other += t2 - t1;
+        st->t_gemm += t2 - t;
         /* y = h · W2ᵀ (partial over units); x = LN(x + Σ y + b2) */
-        se_linear(ws->y, d, h, nf, L->w2, nf, NULL, (int)n, d, nf, 0.0f);
+        if ((s = se_linear_w(ws->y, d, h, nf, L->p_2, NULL, (int)n, err))) return s;
         st->t_gemm += se_time_now() - t2;
         if ((s = reduce_residual_ln(m, ws, n, L->b2, L->ln2_g, L->ln2_b, tp_comm, st, err))) return s;
     }

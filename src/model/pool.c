@@ -46,11 +46,21 @@ void se_pool(float *out, const float *hidden, int d, const int64_t *seq_start, i
             break;
         case SE_POOL_MEAN: {
             /* Mask-aware by construction: packed sequences hold no padding. Sum
-             * in double so long documents do not lose the low bits. */
-            for (int i = 0; i < d; i++) {
-                double acc = 0;
-                for (int64_t t = a; t < b; t++) acc += hidden[(size_t)t * d + i];
-                o[i] = (float)(acc / (double)(b - a));
+             * in double so long documents do not lose the low bits. Rows are
+             * walked in order (contiguous reads, one pass over the sequence per
+             * chunk of POOL_CHUNK columns held in a double accumulator on the
+             * stack); each column still sums its tokens in token order, so the
+             * result is the same as a column-by-column walk, bit for bit. */
+            enum { POOL_CHUNK = 512 };
+            double acc[POOL_CHUNK];
+            for (int c0 = 0; c0 < d; c0 += POOL_CHUNK) {
+                const int nc = d - c0 < POOL_CHUNK ? d - c0 : POOL_CHUNK;
+                for (int i = 0; i < nc; i++) acc[i] = 0;
+                for (int64_t t = a; t < b; t++) {
+                    const float *h = hidden + (size_t)t * d + c0;
+                    for (int i = 0; i < nc; i++) acc[i] += h[i];
+                }
+                for (int i = 0; i < nc; i++) o[c0 + i] = (float)(acc[i] / (double)(b - a));
             }
             break;
         }

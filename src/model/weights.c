@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "shardenc/kernels.h"
 #include "shardenc/model.h"
 
 #define PAD16(n) (((n) + 15) & ~(size_t)15) /* 64-byte alignment of each tensor in the arena */
@@ -138,9 +139,34 @@ static se_status model_alloc(const se_model_config *cfg, int tp_rank, int tp_siz
     return SE_OK;
 }
 
+/* Packs every layer's matrices once for the GEMM backend in use, after the
+ * arena holds their values; a backend that copies them into its own layout
+ * adds those bytes to layer_bytes. */
+static se_status prepack(se_model *m, se_error *err)
+{
+    const int d = m->cfg.d_model, dl = m->shard.nh * m->d_head, nf = m->shard.nf;
+    se_status st = SE_OK;
+    for (int l = 0; !st && l < m->cfg.n_layers; l++) {
+        se_layer *L = &m->layers[l];
+        if (!(st = se_weight_pack(&L->p_qkv, L->wqkv, 3 * dl, d, 1, -1, err)) &&
+            !(st = se_weight_pack(&L->p_o, L->wo, d, dl, 0, -1, err)) &&
+            !(st = se_weight_pack(&L->p_1, L->w1, nf, d, 1, (int)m->cfg.act, err)))
+            st = se_weight_pack(&L->p_2, L->w2, d, nf, 0, -1, err);
+        m->layer_bytes += se_weight_extra_bytes(L->p_qkv) + se_weight_extra_bytes(L->p_o) +
+                          se_weight_extra_bytes(L->p_1) + se_weight_extra_bytes(L->p_2);
+    }
+    return st;
+}
+
 void se_model_free(se_model *m)
 {
     if (!m) return;
+    for (int l = 0; m->layers && l < m->cfg.n_layers; l++) {
+        se_weight_free(m->layers[l].p_qkv);
+        se_weight_free(m->layers[l].p_o);
+        se_weight_free(m->layers[l].p_1);
+        se_weight_free(m->layers[l].p_2);
+    }
     se_free(m->arena);
     free(m->layers);
     free(m);
@@ -322,6 +348,7 @@ se_status se_model_load(const char *dir, int tp_rank, int tp_size, se_model **ou
                    se_st_set_path(f), cfg.n_layers, cfg.n_layers);
     }
     se_st_set_close(f);
+    if (!st) st = prepack(m, err);
     if (st) {
         se_model_free(m);
         return st;
@@ -407,6 +434,10 @@ se_status se_model_init_random(const se_model_config *cfg, uint64_t seed, int tp
         FILL(ln2_g, "ln2g", 1, 0, d, 0, 1, 1, 0.05f);
         FILL(ln2_b, "ln2b", 1, 0, d, 0, 1, 0, 0.05f);
 #undef FILL
+    }
+    if ((st = prepack(m, err))) {
+        se_model_free(m);
+        return st;
     }
     *out = m;
     return SE_OK;
