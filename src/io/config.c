@@ -232,6 +232,14 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
                                 "%s: position_embedding_type '%.100s' is not supported for vanilla_transformer "
                                 "(supported: sinusoidal)",
                                 name, pet);
+        /* nn.TransformerEncoderLayer(norm_first=True) is pre-LN: running it
+         * post-LN would change every row, so it is refused, not approximated. */
+        json_t *nf = json_object_get(root, "norm_first");
+        if (nf && !json_is_false(nf) && !json_is_null(nf))
+            return se_error_set(err, SE_EUNSUPPORTED,
+                                "%s: norm_first = %s is not supported (pre-LN layers are not implemented; "
+                                "supported: false, i.e. nn.TransformerEncoderLayer's post-LN default)",
+                                name, json_is_true(nf) ? "true" : se_io_json_type_name(nf));
         const char *lay = NULL;
         if ((st = get_str(root, name, "sinusoidal_layout", &lay, err))) return st;
         if (lay) {
