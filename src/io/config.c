@@ -343,17 +343,6 @@ se_status se_config_save(const char *path, const se_model_config *cfg, se_error 
     se_status st = se_config_parse(text, (size_t)n, path, &check, err);
     if (st) return se_error_prefix(err, "refusing to save: ");
 
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
-        return se_error_set(err, SE_EINVAL, "%.200s...: path too long", path);
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) return se_error_set(err, SE_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    int ok = fwrite(text, 1, (size_t)n, fp) == (size_t)n;
-    if (fclose(fp) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        st = se_error_set(err, SE_EIO, "%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-        return st;
-    }
-    return SE_OK;
+    /* temp name, fsync, rename, directory fsync: a crash leaves the old file or the new */
+    return se_file_commit(path, text, (size_t)n, NULL, 0, err);
 }
