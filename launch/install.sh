@@ -15,6 +15,7 @@ PKGS=(
     clang libclang-rt-14-dev             # libFuzzer targets (the test command runs them)
     gnuplot-nox                          # launch/plot_scaling
     python3                              # launch/perfmodel.py, launch/scaling_csv.py (standard library only)
+    strace                               # tests/mpi/test_file_commit_sync.sh: the fsync/rename calls, observed
 )
 
 missing=()

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdarg.h>
 
 #define SE_VERSION "0.1.0"
@@ -85,6 +86,11 @@ se_status se_file_rename(const char *tmp, const char *path, se_error *err);
  * to path and fsyncs the directory; on failure nothing is left under path's
  * name or the temp name. */
 se_status se_file_commit(const char *path, const void *a, size_t na, const void *b, size_t nb, se_error *err);
+/* "path.tmp.<pid>", the temporary name of every commit. */
+se_status se_file_tmp_name(char *buf, size_t cap, const char *path, se_error *err);
+/* For files written through stdio: fflush, fsync and fclose of f, each
+ * checked, f closed in every case. A prior error st is returned unchanged. */
+se_status se_stream_close(FILE *f, const char *path, se_status st, se_error *err);
 
 /* FNV-1a, 64 bit (http://www.isthe.com/chongo/tech/comp/fnv/): h = (h ^ byte) * 2^40+2^8+0xb3.
  * Chain calls by passing the previous value; start with SE_FNV_INIT. */

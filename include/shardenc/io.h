@@ -69,6 +69,7 @@ const se_st_tensor *se_st_set_find(const se_st_set *s, const char *name, const s
 /* What to name in messages: the single file, or the index. */
 const char *se_st_set_path(const se_st_set *s);
 int se_st_set_n_files(const se_st_set *s);
+const se_st_file *se_st_set_file(const se_st_set *s, int i); /* shard i, NULL past the end */
 
 /* Writes a safetensors file (F32, F16 or BF16 from fp32 data, rounding to
  * nearest even). Used by tests, `shardenc init-model` and the demo model. */

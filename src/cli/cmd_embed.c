@@ -142,14 +142,12 @@ int se_cmd_embed(int argc, char **argv)
                                  : se_opt_str(&o, specs, NS, "prompt-name", NULL) ? "--prompt-name"
                                                                                  : "default_prompt_name");
             }
-            /* Transformer.tokenize lowercases the text first when do_lower_case is set;
-             * we do not (yet): say so rather than pretend. Pre-tokenised input is unaffected. */
-            if (head.do_lower_case == 1 && rank == 0)
-                se_log(SE_LOG_WARN,
-                       "%s/sentence_bert_config.json has do_lower_case true: shardenc does not lowercase text "
-                       "before tokenising (only the tokenizer's own normalizer applies); lowercase text input "
-                       "yourself or give input_ids",
-                       eo.model_dir);
+            /* do_lower_case: Transformer.tokenize lowercases (prompt + text) with
+             * str.lower() first; the job does the same (se_corpus_tok_text). */
+            if (head.do_lower_case == 1) {
+                size_t n = strlen(head.desc);
+                snprintf(head.desc + n, sizeof head.desc - n, ", text lowercased (do_lower_case)");
+            }
             int64_t lim = se_recipe_max_len(se_recipe_of(&mc), &mc);
             if (eo.max_tokens == 0 && head.max_seq_length > 0)
                 eo.max_tokens = lim > 0 && head.max_seq_length > lim ? lim : head.max_seq_length;

@@ -286,10 +286,10 @@ int se_cmd_tokenize(int argc, char **argv)
     }
     size_t tlen = strlen(out_path) + 32;
     char *tmp_path = malloc(tlen);
-    snprintf(tmp_path, tlen, "%s.tmp.%ld", out_path, (long)getpid());
-    FILE *out = fopen(tmp_path, "wb");
+    se_status ts = tmp_path ? se_file_tmp_name(tmp_path, tlen, out_path, &err) : SE_ENOMEM;
+    FILE *out = ts ? NULL : fopen(tmp_path, "wb");
     if (!out) {
-        fprintf(stderr, "shardenc tokenize: %s: cannot create: %s\n", tmp_path, strerror(errno));
+        fprintf(stderr, "shardenc tokenize: %s: cannot create: %s\n", tmp_path ? tmp_path : out_path, strerror(errno));
         if (!from_stdin) fclose(in);
         free(tmp_path);
         se_tok_free(tok);
@@ -408,8 +408,9 @@ int se_cmd_tokenize(int argc, char **argv)
     }
     if (!io_error && ferror(in)) io_error = errno ? errno : EIO;
     int read_error = io_error && ferror(in);
-    if (!io_error && fclose(out) != 0) io_error = errno;
-    else if (io_error) fclose(out);
+    /* fflush + fsync + fclose, checked: the ids are durable before the rename */
+    se_status cs = se_stream_close(out, tmp_path, io_error ? SE_EIO : SE_OK, &err);
+    if (!io_error && cs) io_error = errno ? errno : EIO;
     if (!from_stdin) fclose(in);
     free(line);
     free(fixed);
@@ -426,8 +427,8 @@ int se_cmd_tokenize(int argc, char **argv)
     } else if (n_docs == 0 && n_bad > 0) {
         fprintf(stderr, "shardenc tokenize: %s: no line could be read (%zu malformed)\n", in_path, n_bad);
         rc = SE_EXIT_FAIL;
-    } else if (rename(tmp_path, out_path) != 0) {
-        fprintf(stderr, "shardenc tokenize: cannot rename %s to %s: %s\n", tmp_path, out_path, strerror(errno));
+    } else if (se_file_rename(tmp_path, out_path, &err)) { /* + fsync of the directory */
+        fprintf(stderr, "shardenc tokenize: %s\n", err.msg);
         rc = SE_EXIT_FAIL;
     }
     if (rc != SE_EXIT_OK) unlink(tmp_path);

@@ -83,11 +83,28 @@ se_status se_file_rename(const char *tmp, const char *path, se_error *err)
     return se_dir_sync(path, err);
 }
 
+se_status se_file_tmp_name(char *buf, size_t cap, const char *path, se_error *err)
+{
+    if ((size_t)snprintf(buf, cap, "%s.tmp.%ld", path, (long)getpid()) >= cap)
+        return se_error_set(err, SE_EINVAL, "%.200s...: path too long", path);
+    return SE_OK;
+}
+
+se_status se_stream_close(FILE *f, const char *path, se_status st, se_error *err)
+{
+    errno = 0;
+    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int e = errno;
+    bad |= fclose(f) != 0;
+    if (!st && bad) st = se_error_set(err, SE_EIO, "%s: write failed: %s", path, strerror(e ? e : errno ? errno : EIO));
+    return st;
+}
+
 se_status se_file_commit(const char *path, const void *a, size_t na, const void *b, size_t nb, se_error *err)
 {
     char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
-        return se_error_set(err, SE_EINVAL, "%.200s...: path too long", path);
+    se_status ts = se_file_tmp_name(tmp, sizeof tmp, path, err);
+    if (ts) return ts;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return se_error_set(err, SE_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     se_status st = se_pwrite_full(fd, a, na, 0, tmp, err);

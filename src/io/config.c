@@ -232,6 +232,14 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
                                 "%s: position_embedding_type '%.100s' is not supported for vanilla_transformer "
                                 "(supported: sinusoidal)",
                                 name, pet);
+        /* nn.TransformerEncoderLayer(norm_first=True) is pre-LN: running it
+         * post-LN would change every row, so it is refused, not approximated. */
+        json_t *nf = json_object_get(root, "norm_first");
+        if (nf && !json_is_false(nf) && !json_is_null(nf))
+            return se_error_set(err, SE_EUNSUPPORTED,
+                                "%s: norm_first = %s is not supported (pre-LN layers are not implemented; "
+                                "supported: false, i.e. nn.TransformerEncoderLayer's post-LN default)",
+                                name, json_is_true(nf) ? "true" : se_io_json_type_name(nf));
         const char *lay = NULL;
         if ((st = get_str(root, name, "sinusoidal_layout", &lay, err))) return st;
         if (lay) {
@@ -335,17 +343,6 @@ se_status se_config_save(const char *path, const se_model_config *cfg, se_error 
     se_status st = se_config_parse(text, (size_t)n, path, &check, err);
     if (st) return se_error_prefix(err, "refusing to save: ");
 
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
-        return se_error_set(err, SE_EINVAL, "%.200s...: path too long", path);
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) return se_error_set(err, SE_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    int ok = fwrite(text, 1, (size_t)n, fp) == (size_t)n;
-    if (fclose(fp) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        st = se_error_set(err, SE_EIO, "%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-        return st;
-    }
-    return SE_OK;
+    /* temp name, fsync, rename, directory fsync: a crash leaves the old file or the new */
+    return se_file_commit(path, text, (size_t)n, NULL, 0, err);
 }

@@ -673,10 +673,7 @@ se_status se_st_write(const char *path, const se_st_entry *entries, size_t n, co
         goto out;
     }
     size_t hl = strlen(hdr), padded = (hl + 7) / 8 * 8; /* data section starts 8-byte aligned */
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
-        st = se_error_set(err, SE_EINVAL, "%.200s...: path too long", path);
-        goto out;
-    }
+    if ((st = se_file_tmp_name(tmp, sizeof tmp, path, err))) goto out;
     if (!(fp = fopen(tmp, "wb"))) {
         st = se_error_set(err, SE_EIO, "%s: cannot create: %s", tmp, strerror(errno));
         goto out;
@@ -703,18 +700,11 @@ se_status se_st_write(const char *path, const se_st_entry *entries, size_t n, co
             ok = fwrite(buf, 2, m, fp) == m;
         }
     }
-    if (ok) ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    if (fclose(fp) != 0) ok = 0;
+    if (!ok) st = se_error_set(err, SE_EIO, "%s: write failed: %s", tmp, strerror(errno));
+    st = se_stream_close(fp, tmp, st, err);
     fp = NULL;
-    if (!ok) {
-        st = se_error_set(err, SE_EIO, "%s: write failed: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        st = se_error_set(err, SE_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-        goto out;
-    }
-    have_tmp = 0;
+    if (!st) st = se_file_rename(tmp, path, err); /* + fsync of the directory */
+    if (!st) have_tmp = 0;
 out:
     if (fp) fclose(fp);
     if (have_tmp) unlink(tmp);

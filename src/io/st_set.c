@@ -36,6 +36,7 @@ void se_st_set_close(se_st_set *s)
 
 const char *se_st_set_path(const se_st_set *s) { return s->path; }
 int se_st_set_n_files(const se_st_set *s) { return s->n; }
+const se_st_file *se_st_set_file(const se_st_set *s, int i) { return i >= 0 && i < s->n ? s->files[i] : NULL; }
 
 static int exists(const char *p)
 {

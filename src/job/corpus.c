@@ -279,14 +279,18 @@ se_status se_corpus_index(se_job *J, se_error *err)
 se_status se_corpus_tok_text(const se_job *J, const char *text, size_t len, se_ids *out, size_t *n_inv, se_error *err)
 {
     const char *p = J->o->prompt;
-    if (!p || !*p) return se_tok_encode(J->tok, text, len, 0, out, n_inv, err);
-    size_t pl = strlen(p);
-    char *buf = malloc(pl + len + 1);
+    int lower = J->o->head && J->o->head->do_lower_case == 1;
+    if ((!p || !*p) && !lower) return se_tok_encode(J->tok, text, len, 0, out, n_inv, err);
+    size_t pl = p ? strlen(p) : 0;
+    char *buf = malloc(pl + len + 1), *low = NULL;
     if (!buf) return se_error_set(err, SE_ENOMEM, "cannot hold a document of %zu bytes", len);
-    memcpy(buf, p, pl);
+    if (pl) memcpy(buf, p, pl);
     memcpy(buf + pl, text, len);
-    se_status st = se_tok_encode(J->tok, buf, pl + len, 0, out, n_inv, err);
-    free(buf);
+    size_t n = pl + len;
+    /* Transformer.tokenize: (prompt + text).lower() when do_lower_case */
+    se_status st = lower ? se_job_lower(buf, n, &low, &n, err) : SE_OK;
+    if (!st) st = se_tok_encode(J->tok, low ? low : buf, n, 0, out, n_inv, err);
+    free(buf), free(low);
     return st;
 }
 

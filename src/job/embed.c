@@ -82,7 +82,7 @@ static se_status setup(se_job *J, se_error *err)
      * [CLS] and the prompt's tokens, masked out of pooling when include_prompt is false. */
     if (o->prompt && *o->prompt && o->head && !o->head->include_prompt) {
         se_ids pi = {0};
-        se_status ps = se_tok_encode(J->tok, o->prompt, strlen(o->prompt), 0, &pi, NULL, err);
+        se_status ps = se_corpus_tok_text(J, "", 0, &pi, NULL, err); /* the prompt, lowercased like the text */
         J->prompt_skip = (int32_t)(1 + pi.n);
         se_ids_free(&pi);
         if (ps) return ps;

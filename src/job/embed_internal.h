@@ -163,7 +163,10 @@ typedef struct {
     size_t line_cap;
 } se_doc_cache;
 /* Tokenises a text document as sentence-transformers does with a prompt: the
- * prompt text (o->prompt) prepended to the text, one string. */
+ * prompt text (o->prompt) prepended to the text, one string, lowercased as
+ * Python's str.lower() when the head says do_lower_case. */
+/* lower.c: Python's str.lower() of valid UTF-8 text, into a new NUL-terminated buffer. */
+se_status se_job_lower(const char *text, size_t len, char **out, size_t *out_len, se_error *err);
 se_status se_corpus_tok_text(const se_job *J, const char *text, size_t len, se_ids *out, size_t *n_inv, se_error *err);
 se_status se_corpus_load_doc(const se_job *J, se_doc_cache *c, int64_t d, se_error *err);
 void se_doc_cache_free(se_doc_cache *c);

@@ -16,16 +16,6 @@ void se_job_path(char *buf, size_t cap, const char *prefix, const char *suffix)
     snprintf(buf, cap, "%s%s", prefix, suffix);
 }
 
-/* fflush + fsync + fclose of a stdio stream, each checked. */
-static se_status close_stream(FILE *f, const char *path, se_status st, se_error *err)
-{
-    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int e = errno;
-    bad |= fclose(f) != 0;
-    if (!st && bad) st = se_error_set(err, SE_EIO, "%s: write failed: %s", path, strerror(e ? e : errno));
-    return st;
-}
-
 static se_status write_ids(se_job *J, se_error *err)
 {
     char out[4200], part[4200];
@@ -47,7 +37,7 @@ static se_status write_ids(se_job *J, se_error *err)
         if (!st && ferror(p)) st = se_error_set(err, SE_EIO, "%s: read failed", part);
         fclose(p);
     }
-    return close_stream(f, out, st, err);
+    return se_stream_close(f, out, st, err);
 }
 
 static void json_str(FILE *f, const char *s)
@@ -149,7 +139,7 @@ static se_status write_meta(se_job *J, const double *group_fig, double total, se
             "\"total_seconds\": %.3f, \"tokens_per_s\": %.1f}\n}\n",
             J->t_index, J->t_encode, J->t_assemble, total,
             J->t_encode > 0 ? (double)J->n_tokens_total / J->t_encode : 0.0);
-    return close_stream(f, path, SE_OK, err);
+    return se_stream_close(f, path, SE_OK, err);
 }
 
 static se_status rename_tmp(const char *prefix, const char *suffix, se_error *err)

@@ -309,6 +309,70 @@ static se_status load_embeddings(const loader *ldp, se_model *m, se_error *err)
     return st;
 }
 
+/* Does `name` spell printf format `fmt` (one %d, or none)? *l gets the number. */
+static int fmt_match(const char *fmt, const char *name, int *l)
+{
+    const char *d = strstr(fmt, "%d");
+    *l = -1;
+    if (!d) return !strcmp(fmt, name);
+    size_t pre = (size_t)(d - fmt);
+    if (strncmp(fmt, name, pre)) return 0;
+    const char *p = name + pre, *q = p;
+    while (*q >= '0' && *q <= '9') q++;
+    if (q == p || q - p > 6) return 0;
+    *l = atoi(p);
+    return !strcmp(q, d + 2);
+}
+
+/* The recipe's names of the encoder: the layer tensors, or a table it reads. */
+static int known_name(const se_recipe *R, const char *name, int *l)
+{
+    const se_layer_names *N = &R->layer;
+    const char *const fm[] = {N->qkv_w[0], N->qkv_w[1], N->qkv_w[2], N->qkv_b[0], N->qkv_b[1], N->qkv_b[2],
+                              N->wo,       N->bo,       N->ln1_g,    N->ln1_b,    N->w1,       N->b1,
+                              N->w2,       N->b2,       N->ln2_g,    N->ln2_b,    R->rel_bias, R->tok_emb,
+                              R->pos_emb,  R->type_emb, R->emb_ln_g, R->emb_ln_b, R->emb_proj_w, R->emb_proj_b};
+    char alt[512];
+    size_t n = strlen(name);
+    /* LayerNorm gamma/beta, as find_tensor accepts them */
+    if (n > 6 && !strcmp(name + n - 6, ".gamma")) snprintf(alt, sizeof alt, "%.*s.weight", (int)(n - 6), name);
+    else if (n > 5 && !strcmp(name + n - 5, ".beta")) snprintf(alt, sizeof alt, "%.*s.bias", (int)(n - 5), name);
+    else snprintf(alt, sizeof alt, "%s", name);
+    for (size_t i = 0; i < sizeof fm / sizeof fm[0]; i++)
+        if (fm[i] && fmt_match(fm[i], alt, l)) return 1;
+    return 0;
+}
+
+/* A tensor under the encoder's own prefix (the first component of the layer
+ * names: "encoder.", DistilBERT's "transformer.") that the recipe does not
+ * read would change the rows if the model used it (TransformerEncoder's
+ * final `encoder.norm`, an extra projection...): refused by name. Tensors
+ * outside it (heads: cls.*, pooler.*, lm_head.*, vocab_*; buffers such as
+ * embeddings.position_ids) are ignored, as AutoModel ignores them; layers
+ * past num_hidden_layers only warn, as Hugging Face does. */
+static se_status check_unused(const se_st_set *f, const se_recipe *R, const char *prefix, se_error *err)
+{
+    const char *dot = strchr(R->layer_probe, '.');
+    size_t pl = strlen(prefix), rl = dot ? (size_t)(dot - R->layer_probe) + 1 : 0;
+    for (int k = 0; k < se_st_set_n_files(f); k++) {
+        const se_st_file *file = se_st_set_file(f, k);
+        const se_st_tensor *t;
+        for (size_t i = 0; (t = se_st_at(file, i)); i++) {
+            const char *nm = t->name;
+            if (strncmp(nm, prefix, pl)) continue;
+            nm += pl;
+            int l;
+            if (!rl || strncmp(nm, R->layer_probe, rl) || known_name(R, nm, &l)) continue;
+            return se_error_set(err, SE_EUNSUPPORTED,
+                                "%s: tensor '%s' is not part of the %s recipe (shardenc would ignore it and compute "
+                                "other rows than the model: e.g. a final encoder norm, "
+                                "nn.TransformerEncoder(norm=...), is not supported)",
+                                se_st_path(file), t->name, R->family);
+        }
+    }
+    return SE_OK;
+}
+
 se_status se_model_load(const char *dir, int tp_rank, int tp_size, se_model **out, se_error *err)
 {
     *out = NULL;
@@ -337,6 +401,8 @@ se_status se_model_load(const char *dir, int tp_rank, int tp_size, se_model **ou
     }
     st = load_embeddings(&ld, m, err);
     for (int l = 0; !st && l < cfg.n_layers; l++) st = load_layer(&ld, m, l, err);
+    /* after the loads, so that a missing tensor is the message for a wrong family */
+    if (!st) st = check_unused(f, R, ld.prefix, err);
     if (!st) {
         /* More layers in the file than the config asks for is a config/checkpoint
          * mismatch worth a warning; Hugging Face ignores them the same way. */

@@ -55,6 +55,16 @@ k=$(python3 -c "import json; print(1 + len(json.load(open('$w/p.ids'))['input_id
 check "  = mean of the states after [CLS] and the prompt's $((k - 1)) tokens" bash -c "$npy slice $w/ipt.tokens.npy $k $n $w/tail.npy && $npy colmean $w/tail.npy $w/m.npy && $npy cmp $w/ip1.npy $w/m.npy 1e-6"
 check "  and not the mean of all of them" bash -c "$npy colmean $w/ipt.tokens.npy $w/all.npy && ! $npy cmp $w/ip1.npy $w/all.npy 1e-3"
 
+# do_lower_case: (prompt + text).lower() before the tokenizer (Transformer.tokenize);
+# the tokenizer itself made case-sensitive, so only that lowercasing can match
+cp -r "$fx/tiny_st" "$w/lc" && cp -r "$fx/tiny_st" "$w/cs"
+echo '{"max_seq_length": 24, "do_lower_case": true}' > "$w/lc/sentence_bert_config.json"
+echo '{"do_lower_case": false}' | tee "$w/lc/tokenizer_config.json" > "$w/cs/tokenizer_config.json"
+echo '{"id": "u", "text": "THE Encoder READS"}' > "$w/up.jsonl"
+check "do_lower_case true: upper-case text and prompt" bash -c "$bin embed --model $w/lc --input $w/up.jsonl --output $w/lc1 --prefix 'QUERY: ' > $w/lc1.log 2>&1 && grep -q 'text lowercased (do_lower_case)' $w/lc1.log"
+check "  = the lower-case text and prompt" bash -c "$bin embed --quiet --model $w/lc --input $w/one.jsonl --output $w/lc2 --prefix 'query: ' && $npy cmp $w/lc1.npy $w/lc2.npy 0"
+check "  and without do_lower_case the rows differ" bash -c "$bin embed --quiet --model $w/cs --input $w/up.jsonl --output $w/cs1 --prefix 'QUERY: ' && ! $npy cmp $w/cs1.npy $w/lc2.npy 1e-3"
+
 check "tiny_roberta (sharded) on a 2x2 grid, sp" embed 4 --quiet --tp 2 --sp --model "$fx/tiny_roberta" --input "$fx/tiny_roberta/input.jsonl" --output "$w/r" --pooling mean
 check "  rows = PyTorch" $npy cmp "$w/r.npy" "$fx/tiny_roberta/ref_mean.npy" 1e-5
 check "  a 40-token document fits its 42 positions (from padding_idx+1) in one window" grep -q '"window_tokens": 40' "$w/r.meta.json"

@@ -157,6 +157,8 @@ static void test_refusals(void **state)
                SE_EUNSUPPORTED, "position_embedding_type 'absolute' is not supported for vanilla_transformer");
     expect_bad("{\"model_type\": \"vanilla_transformer\", \"sinusoidal_layout\": \"rotary\"}", SE_EUNSUPPORTED,
                "sinusoidal_layout 'rotary'");
+    expect_bad("{\"model_type\": \"vanilla_transformer\", \"norm_first\": true}", SE_EUNSUPPORTED,
+               "norm_first = true is not supported");
     expect_bad("{\"model_type\": \"vanilla_transformer\", \"type_vocab_size\": 2}", SE_EUNSUPPORTED,
                "type_vocab_size = 2");
     expect_bad("{\"model_type\": \"vanilla_transformer\", \"hidden_size\": 9, \"num_attention_heads\": 3}",

@@ -237,6 +237,62 @@ static void test_refusals(void **state)
     se_model_free(m);
 }
 
+/* Copies fixture model `name` to tmpdir with one extra F32 tensor [4] `extra`
+ * and loads it: the status, err holding the message. */
+static se_status load_with_extra(const char *name, const char *extra, se_error *err)
+{
+    char dir[1024], path[1200], out[1200];
+    snprintf(dir, sizeof dir, "%s/models/%s", se_test_fixtures(), name);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    se_st_file *f;
+    assert_int_equal(se_st_open(path, &f, err), SE_OK);
+    size_t n = se_st_count(f);
+    se_st_entry *e = calloc(n + 1, sizeof *e);
+    float **data = calloc(n + 1, sizeof *data), four[4] = {1, 2, 3, 4};
+    for (size_t i = 0; i < n; i++) {
+        const se_st_tensor *t = se_st_at(f, i);
+        int64_t rows = t->ndim ? t->shape[0] : 1, cols = rows ? t->numel / rows : 0;
+        data[i] = malloc((size_t)t->numel * sizeof(float) + 1);
+        assert_int_equal(se_st_read_f32(f, t, 0, rows, 0, cols, data[i], err), SE_OK);
+        e[i] = (se_st_entry){.name = t->name, .dtype = SE_DT_F32, .ndim = t->ndim, .data = data[i]};
+        memcpy(e[i].shape, t->shape, sizeof t->shape);
+    }
+    e[n] = (se_st_entry){.name = extra, .dtype = SE_DT_F32, .ndim = 1, .shape = {4}, .data = four};
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/se_model_XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    snprintf(out, sizeof out, "%s/model.safetensors", tmpdir);
+    se_status ws = se_st_write(out, e, n + 1, NULL, 0, err);
+    if (ws) fail_msg("%s", err->msg);
+    se_st_close(f);
+    for (size_t i = 0; i < n; i++) free(data[i]);
+    free(data), free(e);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    snprintf(dir, sizeof dir, "%s/config.json", tmpdir);
+    copy_file(path, dir);
+    se_model *m = NULL;
+    se_status st = se_model_load(tmpdir, 0, 1, &m, err);
+    se_model_free(m);
+    unlink(out), unlink(dir), rmdir(tmpdir);
+    return st;
+}
+
+/* A tensor under the encoder's prefix that the recipe does not read is
+ * refused by name (issue 9: nn.TransformerEncoder(norm=...) adds
+ * encoder.norm.*); heads outside the encoder are ignored as AutoModel does. */
+static void test_unused_encoder_tensors(void **state)
+{
+    (void)state;
+    se_error err;
+    assert_int_equal(load_with_extra("tiny_vanilla", "encoder.norm.weight", &err), SE_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "tensor 'encoder.norm.weight' is not part of the vanilla recipe"));
+    assert_int_equal(load_with_extra("tiny_bert", "encoder.layer.0.attention.self.distance_embedding.weight", &err),
+                     SE_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "'encoder.layer.0.attention.self.distance_embedding.weight'"));
+    assert_int_equal(load_with_extra("tiny_bert", "cls.predictions.bias", &err), SE_OK);
+    assert_int_equal(load_with_extra("tiny_bert", "lm_head.bias", &err), SE_OK);
+    assert_int_equal(load_with_extra("tiny_vanilla", "decoder.bias", &err), SE_OK);
+}
+
 /* Random init is shard-consistent and save/load round-trips through safetensors. */
 static void test_random_save_load(void **state)
 {
@@ -292,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_all_models),
         cmocka_unit_test(test_detects_wrong_eps),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_unused_encoder_tensors),
         cmocka_unit_test(test_random_save_load),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
