@@ -117,6 +117,12 @@ static se_status plan_units(se_job *J, se_error *err)
     return SE_OK;
 }
 
+static int64_t unit_bytes(const se_job *J, int u)
+{
+    const se_unit *un = &J->units[u];
+    return J->src[un->src].comp == SE_COMP_NONE ? un->hi - un->lo : J->src[un->src].size;
+}
+
 /* What one rank gathers over its units. */
 typedef struct {
     se_docrec *docs;
@@ -129,6 +135,8 @@ typedef struct {
     int64_t spill_off;
     se_ids ids;
     int64_t *unit_docs; /* this rank's documents per unit */
+    int64_t my_bytes;      /* bytes of this rank's units (compressed sizes) */
+    double t0, t_last;     /* progress */
     int fail_unit;
     int64_t fail_line;
     char fail_reason[SE_ERRMSG_MAX];
@@ -249,6 +257,20 @@ static se_status index_line(se_job *J, index_ctx *c, int u, int64_t ln, char *li
     return st;
 }
 
+/* Rank 0's share of the index pass, every progress_every seconds: the
+ * ranks' shares are balanced, so it stands for the whole. */
+static void index_progress(const se_job *J, index_ctx *c, int64_t in_unit)
+{
+    double now = se_time_now();
+    if (J->g->world_rank != 0 || J->o->quiet || now - c->t_last < J->o->progress_every)
+        return;
+    c->t_last = now;
+    double done = (double)(c->bytes + in_unit), rate = done / (now - c->t0 > 0 ? now - c->t0 : 1e-9);
+    fprintf(stderr, "shardenc embed: indexing: rank 0 read %.1f of its %.1f MB (%.1f MB/s), %lld documents so far, ETA %.0fs\n",
+            done / 1e6, (double)c->my_bytes / 1e6, rate / 1e6, (long long)c->n,
+            rate > 0 ? ((double)c->my_bytes - done) / rate : 0.0);
+}
+
 /* The lines of unit u that belong to this rank: a line belongs to the range
  * that holds its first byte. */
 static se_status index_unit(se_job *J, index_ctx *c, int u, se_error *err)
@@ -281,6 +303,7 @@ static se_status index_unit(se_job *J, index_ctx *c, int u, se_error *err)
         ln++;
         st = index_line(J, c, u, ln, line, len, off, err);
         off += (int64_t)len;
+        if ((ln & 4095) == 0) index_progress(J, c, se_reader_in_pos(rd) - (plain ? un->lo : 0));
     }
     c->lines += ln;
     J->units[u].lines = ln;
@@ -308,8 +331,10 @@ se_status se_corpus_index(se_job *J, se_error *err)
     const se_embed_opts *o = J->o;
     int r = g->world_rank;
     double t0 = se_time_now();
-    index_ctx c = {.fail_unit = -1};
+    index_ctx c = {.fail_unit = -1, .t0 = t0, .t_last = t0};
     se_status st = plan_units(J, err);
+    for (int u = 0; !st && u < J->n_units; u++)
+        if (J->units[u].owner == r) c.my_bytes += unit_bytes(J, u);
     c.skips = calloc(MAX_SKIP_RECORDS, sizeof *c.skips);
     c.unit_docs = calloc((size_t)J->n_units + 1, sizeof *c.unit_docs);
     if (!st && (!c.skips || !c.unit_docs)) st = se_error_set(err, SE_ENOMEM, "cannot allocate the index");
@@ -322,8 +347,7 @@ se_status se_corpus_index(se_job *J, se_error *err)
         if (J->units[u].owner != r) continue;
         long before = c.idf ? ftell(c.idf) : 0;
         st = index_unit(J, &c, u, err);
-        const se_source *s = &J->src[J->units[u].src];
-        c.bytes += s->comp == SE_COMP_NONE ? J->units[u].hi - J->units[u].lo : s->size;
+        c.bytes += unit_bytes(J, u);
         J->units[u].id_bytes = ftell(c.idf) - before;
     }
     se_ids_free(&c.ids);

@@ -126,6 +126,8 @@ typedef struct se_reader se_reader;
 se_status se_reader_open(const se_source *s, int64_t start, se_reader **out, se_error *err);
 se_status se_reader_next(se_reader *r, char **line, size_t *len, int64_t *off, se_error *err);
 void se_reader_close(se_reader *r);
+/* Bytes of the file consumed so far (compressed bytes for compressed files): progress. */
+int64_t se_reader_in_pos(const se_reader *r);
 
 /* A piece of the index pass: a byte range of a plain file (each plain file is
  * cut into one range per rank), or a whole compressed file (balanced over

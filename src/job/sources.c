@@ -330,3 +330,8 @@ se_status se_reader_next(se_reader *r, char **line, size_t *len, int64_t *off, s
         if (st) return st;
     }
 }
+
+int64_t se_reader_in_pos(const se_reader *r)
+{
+    return r->s->comp == SE_COMP_NONE ? r->pos : cpos(r);
+}
