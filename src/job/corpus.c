@@ -285,7 +285,10 @@ static se_status index_unit(se_job *J, index_ctx *c, int u, se_error *err)
     char *line;
     size_t len;
     int64_t off = start, ln = 0;
-    if (!st && plain && un->lo > 0) st = se_reader_next(rd, &line, &len, &off, err); /* the tail of the previous range */
+    if (!st && plain && un->lo > 0) { /* the tail of the previous range's last line (perhaps past our range) */
+        st = se_reader_next(rd, &line, &len, &off, err);
+        if (!st && line) off += (int64_t)len;
+    }
     while (!st) {
         if (se_job_stopping(J)) {
             st = se_error_set(err, SE_EINTERRUPTED, "interrupted by a signal while indexing %s", s->path);

@@ -75,6 +75,17 @@ import json, os, sys; m = json.load(open('$w/f2.meta.json'))
 i = m['inputs']; assert i['files'] == 4 and i['bytes'] == sum(os.path.getsize(f['file']) for f in i['list']), i
 assert [f['compression'] for f in i['list']] == ['none', 'gzip', 'zstd', 'zstd'] and i['list'][3]['format'] == 'tsv', i
 assert m['timings']['index_mb_per_s_per_rank'] > 0 and m['counts']['skipped_lines'] == 2"
+# A line longer than a rank's whole byte range (3 ranks): read once, by the rank where it starts.
+python3 -c "
+import json, random; random.seed(2)
+with open('$w/long.jsonl', 'w') as f:
+    for i, n in enumerate((3, 3000, 3, 3)):
+        f.write(json.dumps({'id': f'l{i}', 'input_ids': [random.randrange(5, 900) for _ in range(n)]}) + '\\n')"
+check "a line longer than a rank's byte range, 3 ranks" embed 3 --input "$w/long.jsonl" --output "$w/lg" --pooling mean
+check "  each line once, in order" diff "$w/lg.ids.txt" <(printf '%s\n' l0 l1 l2 l3)
+check "  the same rows as 1 rank" embed 1 --input "$w/long.jsonl" --output "$w/lg1" --pooling mean
+check "  identical" $npy cmp "$w/lg.npy" "$w/lg1.npy" 0
+
 # 3. --output-dtype f16: the f32 rows rounded to nearest even (Python's struct 'e' as the reference).
 check "--output-dtype f16, 2 ranks" embed 2 --input "$w/mixed" --output "$w/h" --output-dtype f16
 check "  = f32 rows rounded to nearest even, <f2" $npy f16of "$w/ref.npy" "$w/h.npy"
