@@ -30,9 +30,10 @@ static void print_progress(const se_job *J, int64_t docs_done, int64_t tok_done,
                 (long long)docs_done, (long long)J->n_docs, (long long)tok_done, (long long)J->n_tokens_total, rate,
                 eta, final ? "\n" : "");
     } else {
-        fprintf(stderr, "shardenc embed: %5.1f%% docs %lld/%lld tokens %lld/%lld %.0f tok/s ETA %.0fs\n", 100 * frac,
-                (long long)docs_done, (long long)J->n_docs, (long long)tok_done, (long long)J->n_tokens_total, rate,
-                eta);
+        fprintf(stderr,
+                "shardenc embed: %5.1f%% docs %lld/%lld (%d file%s, %.1f MB) tokens %lld/%lld %.0f tok/s ETA %.0fs\n",
+                100 * frac, (long long)docs_done, (long long)J->n_docs, J->n_src, J->n_src > 1 ? "s" : "",
+                (double)J->in_bytes / 1e6, (long long)tok_done, (long long)J->n_tokens_total, rate, eta);
     }
     fflush(stderr);
 }
