@@ -1,5 +1,6 @@
 /* Private to src/job: the embed job in parts (DESIGN.md "src/job"). Each part
  * owns one concern; embed.c orchestrates them:
+ *   sources.c   the inputs: files, folders, globs opened up front; plain/gzip/zstd line reader
  *   corpus.c    index pass over the sources: documents, ids, skip records, content hash
  *   plan.c      windows and length-sorted packed batches (pure, no MPI)
  *   journal.c   the resume fingerprint and the slot-per-batch journal (pure, no MPI)
