@@ -99,9 +99,11 @@ static int gather_inputs(int argc, char **argv, char **kept, const char **inputs
         if (first) kept[k++] = argv[i];
         if (eq) {
             if (*n_in < cap) inputs[(*n_in)++] = a + 8;
-        } else if (i + 1 < argc) {
+        } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2)) {
             if (first) kept[k++] = argv[i + 1];
             if (*n_in < cap) inputs[(*n_in)++] = argv[++i];
+        } else {
+            return -1; /* "--input" with nothing after it */
         }
         while (i + 1 < argc && strncmp(argv[i + 1], "--", 2))
             if (*n_in < cap) inputs[(*n_in)++] = argv[++i];
@@ -129,7 +131,9 @@ int se_cmd_embed(int argc, char **argv)
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     int n_inputs = 0;
     se_status st = !kept || !inputs ? se_error_set(&err, SE_ENOMEM, "out of memory") : SE_OK;
-    if (!st) st = se_opts_parse(gather_inputs(argc, argv, kept, inputs, argc, &n_inputs), kept, specs, NS, &o, &help, &err);
+    int n_kept = st ? 0 : gather_inputs(argc, argv, kept, inputs, argc, &n_inputs);
+    if (!st && n_kept < 0) st = se_error_set(&err, SE_EINVAL, "option '--input' needs a value");
+    if (!st) st = se_opts_parse(n_kept, kept, specs, NS, &o, &help, &err);
     if (!st && n_inputs > 0) eo.inputs = inputs, eo.n_inputs = n_inputs;
     char idf_buf[256], tf_buf[1024], tc_buf[1024];
     const char *tf[64], *tc[64];

@@ -93,7 +93,7 @@ check "--output-dtype f16 --pooling none" embed 1 --input "$w/mixed/c.jsonl.zst"
 check "  f32 token states of the same file" embed 1 --input "$w/mixed/c.jsonl.zst" --output "$w/fn" --pooling none
 check "  = f32 token states rounded to nearest even" $npy f16of "$w/fn.tokens.npy" "$w/hn.tokens.npy"
 # 4. BEIR title + text and C4 lines without id.
-check "BEIR --id-field _id --text-field title,text + C4 .jsonl.gz without ids" embed 2 --input "$w/beir.jsonl" "$w/c4.jsonl.gz" --output "$w/b" --id-field _id --text-field title,text
+check "BEIR --id-field _id --text-field title,text + C4 .jsonl.gz without ids" embed 2 --input "$w/beir.jsonl" --input "$w/c4.jsonl.gz" --output "$w/b" --id-field _id --text-field title,text
 check "  reference: the fields joined by one space" embed 1 --input "$w/beir_ref.jsonl" --output "$w/bref"
 check "  rows equal" $npy cmp "$w/b.npy" "$w/bref.npy" 0
 check "  ids: _id, then FILE:LINE" diff "$w/b.ids.txt" <(printf '%s\n' b0 b1 b2 b3 "$w/c4.jsonl.gz:1" "$w/c4.jsonl.gz:2" "$w/c4.jsonl.gz:3")
@@ -111,6 +111,8 @@ done
 embed 2 --input "$w/all.jsonl" "$w/missing.jsonl.gz" --output "$w/mi" >"$w/e.log" 2>&1; rc=$?
 [ $rc -ne 0 ] && grep -q "missing.jsonl.gz: cannot open" "$w/e.log" && [ ! -e "$w/mi.ids.part0" ] && [ ! -e "$w/mi.journal" ] \
     && ok "an unreadable input refused before any work" || { bad "unreadable input ($rc)"; cat "$w/e.log"; }
+"$bin" embed --model "$fx/tiny_bert" --output "$w/mi" --input >"$w/e.log" 2>&1; rc=$?
+[ $rc -eq 2 ] && grep -q "'--input' needs a value" "$w/e.log" && ok "--input without a value" || { bad "--input without a value ($rc)"; cat "$w/e.log"; }
 embed 1 --input "$w/mixed/nothing*.jsonl" --output "$w/mi" >"$w/e.log" 2>&1; rc=$?
 [ $rc -ne 0 ] && grep -q "no file matches" "$w/e.log" && ok "a glob that matches nothing refused" || { bad "empty glob ($rc)"; cat "$w/e.log"; }
 # 6. The resume fingerprint covers every input: a finished job is found complete,
