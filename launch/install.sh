@@ -12,6 +12,8 @@ PKGS=(
     libjansson-dev                       # JSON: config.json, JSONL, tokenizer.json
     libutf8proc-dev                      # Unicode normalisation and categories for the tokenizer
     libpcre2-dev                         # PCRE2 with JIT: the Unicode regexes of tokenizer.json (Split, ByteLevel)
+    zlib1g-dev libzstd-dev               # .jsonl.gz / .jsonl.zst corpora (issue 13)
+    gzip zstd                            # the tests make real .gz and .zst shards with them
     clang libclang-rt-14-dev             # libFuzzer targets (the test command runs them)
     gnuplot-nox                          # launch/plot_scaling
     python3                              # launch/perfmodel.py, launch/scaling_csv.py (standard library only)

@@ -203,6 +203,26 @@ typedef struct {
  * missing id, neither text nor input_ids, wrong types, negative ids,
  * token_type_ids of another length. */
 se_status se_doc_parse(const char *line, size_t len, const char *where, se_doc *doc, se_error *err);
+
+/* Which fields make a document (issue 13). NULL / 0 entries take the defaults:
+ * id "id", text "text", TSV columns "id", "text". Paths may be dotted
+ * ("meta.id") to reach nested keys. Several text fields are joined by one
+ * space; missing, null or empty ones are left out. */
+typedef struct {
+    const char *id_field;
+    const char *const *text_fields;
+    int n_text;
+    const char *const *tsv_columns;
+    int n_tsv;
+    int id_optional; /* no id is not an error: doc->id stays NULL */
+} se_doc_fields;
+se_status se_doc_parse_fields(const char *line, size_t len, const char *where, const se_doc_fields *f, se_doc *doc,
+                              se_error *err);
+/* One TSV line: columns split at tabs (the named columns, default id<TAB>text).
+ * A line without a tab, or with an empty id column, is SE_EFORMAT; a column
+ * the line lacks is missing. Always text (empty if no text column is there). */
+se_status se_doc_parse_tsv(const char *line, size_t len, const char *where, const se_doc_fields *f, se_doc *doc,
+                           se_error *err);
 void se_doc_free(se_doc *doc);
 
 #endif

@@ -40,7 +40,15 @@ se_status se_job_print_grid(const se_grid *g, const char *what, int quiet, se_er
 /* ---------------------------------------------------------------- embed */
 typedef struct {
     const char *model_dir;
-    const char *input;
+    const char *input;       /* the first of inputs (messages) */
+    const char *const *inputs; /* files, folders, globs (issue 13); NULL: just input */
+    int n_inputs;
+    const char *id_field;    /* NULL: "id" (dotted paths reach nested keys) */
+    const char *const *text_fields; /* NULL: "text"; several are joined by one space */
+    int n_text_fields;
+    const char *const *tsv_columns; /* NULL: id, text */
+    int n_tsv_columns;
+    int out_f16;             /* --output-dtype f16: rows rounded to nearest even */
     const char *output;      /* prefix */
     int tp, sp;
     se_pooling pooling;      /* SE_POOL_NONE: per-token states; otherwise head (if set) pools */

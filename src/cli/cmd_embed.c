@@ -7,7 +7,14 @@
 
 static const se_opt_spec specs[] = {
     {"model", 1, "Hugging Face model folder: config.json, model.safetensors, vocab.txt or tokenizer.json"},
-    {"input", 1, "JSON Lines corpus: {\"id\", \"text\"} or {\"id\", \"input_ids\"[, \"token_type_ids\"]} a line"},
+    {"input", 1,
+     "corpus files, folders (every *.jsonl, *.jsonl.gz, *.jsonl.zst, *.tsv[.gz|.zst] inside) or quoted globs, "
+     "several after one --input or --input repeated; JSON Lines {\"id\", \"text\"} or {\"id\", \"input_ids\"[, "
+     "\"token_type_ids\"]} a line, or TSV id<TAB>text"},
+    {"id-field", 1, "key of the document id (default id; dotted paths reach nested keys); no id: FILE:LINE"},
+    {"text-field", 1, "key(s) of the text, comma-separated, joined by one space (default text; BEIR: title,text)"},
+    {"tsv-columns", 1, "names of the TSV columns, comma-separated (default id,text)"},
+    {"output-dtype", 1, "f32 (default) or f16 (rows rounded to nearest even, .npy <f2)"},
     {"output", 1, "output prefix: PREFIX.npy, PREFIX.ids.txt, PREFIX.meta.json"},
     {"tp", 1, "tensor-parallel size: ranks sharing one model copy (default 1)"},
     {"sp", 0, "sequence-parallel collectives inside each TP group"},
@@ -67,6 +74,47 @@ static se_status resolve_prompt(const char *dir, const char *name, const char *p
     return st;
 }
 
+/* Comma-separated names into a NULL-free list (pointers into buf). */
+static int split_names(char *buf, const char **out, int cap)
+{
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < cap; t = strtok_r(NULL, ",", &save))
+        if (*t) out[n++] = t;
+    return n;
+}
+
+/* --input takes several values: "--input a b dir/" (what an unquoted glob
+ * expands to) or "--input a --input b". They are gathered here, and argv
+ * keeps only the first for the option parser. */
+static int gather_inputs(int argc, char **argv, char **kept, const char **inputs, int cap, int *n_in)
+{
+    int k = 0;
+    *n_in = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int eq = !strncmp(a, "--input=", 8);
+        if (i == 0 || (strcmp(a, "--input") && !eq)) {
+            kept[k++] = argv[i];
+            continue;
+        }
+        int first = *n_in == 0;
+        if (first) kept[k++] = argv[i];
+        if (eq) {
+            if (*n_in < cap) inputs[(*n_in)++] = a + 8;
+        } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2)) {
+            if (first) kept[k++] = argv[i + 1];
+            if (*n_in < cap) inputs[(*n_in)++] = argv[++i];
+        } else {
+            return -1; /* "--input" with nothing after it */
+        }
+        while (i + 1 < argc && strncmp(argv[i + 1], "--", 2))
+            if (*n_in < cap) inputs[(*n_in)++] = argv[++i];
+            else i++;
+    }
+    kept[k] = NULL;
+    return k;
+}
+
 int se_cmd_embed(int argc, char **argv)
 {
     se_error err;
@@ -81,13 +129,40 @@ int se_cmd_embed(int argc, char **argv)
     int help;
     se_embed_opts eo = {0};
     int64_t tp = 1, pe = 10, se = 10;
-    se_status st = se_opts_parse(argc, argv, specs, NS, &o, &help, &err);
+    char **kept = calloc((size_t)argc + 1, sizeof *kept);
+    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    int n_inputs = 0;
+    se_status st = !kept || !inputs ? se_error_set(&err, SE_ENOMEM, "out of memory") : SE_OK;
+    int n_kept = st ? 0 : gather_inputs(argc, argv, kept, inputs, argc, &n_inputs);
+    if (!st && n_kept < 0) st = se_error_set(&err, SE_EINVAL, "option '--input' needs a value");
+    if (!st) st = se_opts_parse(n_kept, kept, specs, NS, &o, &help, &err);
+    if (!st && n_inputs > 0) eo.inputs = inputs, eo.n_inputs = n_inputs;
+    char idf_buf[256], tf_buf[1024], tc_buf[1024];
+    const char *tf[64], *tc[64];
+    if (!st) {
+        const char *v = se_opt_str(&o, specs, NS, "id-field", NULL);
+        if (v) snprintf(idf_buf, sizeof idf_buf, "%s", v), eo.id_field = idf_buf;
+        if ((v = se_opt_str(&o, specs, NS, "text-field", NULL))) {
+            snprintf(tf_buf, sizeof tf_buf, "%s", v);
+            eo.text_fields = tf, eo.n_text_fields = split_names(tf_buf, tf, 64);
+            if (!eo.n_text_fields) st = se_error_set(&err, SE_EINVAL, "--text-field names no field");
+        }
+        if (!st && (v = se_opt_str(&o, specs, NS, "tsv-columns", NULL))) {
+            snprintf(tc_buf, sizeof tc_buf, "%s", v);
+            eo.tsv_columns = tc, eo.n_tsv_columns = split_names(tc_buf, tc, 64);
+            if (eo.n_tsv_columns < 2) st = se_error_set(&err, SE_EINVAL, "--tsv-columns needs at least two names");
+        }
+        const char *dt = se_opt_str(&o, specs, NS, "output-dtype", "f32");
+        if (!st && !strcmp(dt, "f16")) eo.out_f16 = 1;
+        else if (!st && strcmp(dt, "f32")) st = se_error_set(&err, SE_EINVAL, "--output-dtype '%s' is not f32 or f16", dt);
+    }
     if (!st && help) {
         if (rank == 0)
             se_opts_usage(stdout,
-                          "[mpirun -n P] shardenc embed --model DIR --input FILE.jsonl --output PREFIX [--tp T] "
+                          "[mpirun -n P] shardenc embed --model DIR --input FILE|DIR|'GLOB'... --output PREFIX [--tp T] "
                           "[--pooling MODE[+MODE..]|none] [--normalize|--no-normalize] [--resume]",
                           specs, NS);
+        free(kept), free(inputs);
         se_dist_finalize();
         return SE_EXIT_OK;
     }
@@ -191,6 +266,7 @@ int se_cmd_embed(int argc, char **argv)
     if (st == SE_EREMOTE) code = strstr(err.msg, "interrupted") ? SE_EXIT_INTERRUPTED : SE_EXIT_FAIL;
     if (have_grid) se_grid_free(&g);
     if (have_head) se_head_free(&head);
+    free(kept), free(inputs);
     se_dist_finalize();
     return code;
 }

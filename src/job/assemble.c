@@ -3,6 +3,7 @@
  * contiguous range of documents into PREFIX.npy.tmp. Pooling none: the token
  * file is complete already; only the offsets are written. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,32 @@ static se_status write_offsets(se_job *J, const char *npy, se_error *err)
     return st;
 }
 
+/* IEEE 754 binary32 -> binary16, round to nearest, ties to even (what
+ * numpy's astype(float16) and torch's .half() do): overflow past 65520 is
+ * inf, below 2^-14 the subnormal step is 2^-24, NaN stays a (quiet) NaN. */
+static uint16_t f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint32_t sign = (x >> 16) & 0x8000, a = x & 0x7fffffffu;
+    if (a >= 0x7f800000u) return (uint16_t)(sign | 0x7c00 | (a > 0x7f800000u ? 0x200 | ((a >> 13) & 0x3ff) : 0));
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00); /* >= 65520 */
+    if (a < 0x38800000u) {                                  /* < 2^-14: a multiple of 2^-24, exact * 2^24 */
+        float v;
+        memcpy(&v, &a, sizeof v);
+        return (uint16_t)(sign | (uint32_t)lrintf(v * 16777216.0f)); /* default rounding: to nearest even */
+    }
+    uint32_t r = a - 0x38000000u; /* exponent bias 127 -> 15 */
+    uint32_t h = r >> 13, rem = r & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++; /* a carry rolls into the exponent, as it should */
+    return (uint16_t)(sign | h);
+}
+
+void se_rows_to_f16(uint16_t *out, const float *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = f32_to_f16(in[i]);
+}
+
 se_status se_assemble_run(se_job *J, se_error *err)
 {
     const se_grid *g = J->g;
@@ -76,12 +103,13 @@ se_status se_assemble_run(se_job *J, se_error *err)
     }
     char hdr[256];
     int64_t shape[2] = {J->n_docs, d};
-    size_t hlen = se_npy_header(hdr, sizeof hdr, "<f4", 2, shape);
+    size_t es = o->out_f16 ? 2 : sizeof(float); /* bytes per output element */
+    size_t hlen = se_npy_header(hdr, sizeof hdr, o->out_f16 ? "<f2" : "<f4", 2, shape);
     if (g->world_rank == 0) {
         int fd = open(npy, O_RDWR | O_CREAT | O_TRUNC, 0644);
         if (fd < 0) st = se_error_set(err, SE_EIO, "%s: cannot create: %s", npy, strerror(errno));
         if (!st) st = se_pwrite_full(fd, hdr, hlen, 0, npy, err);
-        if (!st && ftruncate(fd, (off_t)(hlen + (size_t)J->n_docs * d * sizeof(float))) != 0)
+        if (!st && ftruncate(fd, (off_t)(hlen + (size_t)J->n_docs * d * es)) != 0)
             st = se_error_set(err, SE_EIO, "%s: cannot size: %s", npy, strerror(errno));
         se_status cs = se_fd_close(&fd, npy, st ? NULL : err);
         if (!st) st = cs;
@@ -102,9 +130,10 @@ se_status se_assemble_run(se_job *J, se_error *err)
             w0 = w;
         }
     float *rows = malloc((size_t)(maxw + 1) * (size_t)d * sizeof(float));
+    uint16_t *half = malloc((size_t)d * sizeof *half);
     int32_t *lens = malloc((size_t)maxw * sizeof *lens);
     double *sum = malloc((size_t)d * sizeof(double));
-    if (!st && (!rows || !lens || !sum)) st = se_error_set(err, SE_ENOMEM, "cannot allocate assembly buffers");
+    if (!st && (!rows || !lens || !sum || !half)) st = se_error_set(err, SE_ENOMEM, "cannot allocate assembly buffers");
     /* first window of d0: windows are in document order */
     int64_t lo = 0, hi = J->n_win;
     while (lo < hi) {
@@ -128,14 +157,15 @@ se_status se_assemble_run(se_job *J, se_error *err)
         if (st) break;
         se_assemble_combine(out, rows, lens, w - w0, d, o->pooling, sum);
         if (o->normalize) se_l2_normalize(out, 1, d);
-        st = se_pwrite_full(fd, out, (size_t)d * sizeof(float), (int64_t)hlen + i * d * (int64_t)sizeof(float), npy,
-                            err);
+        if (o->out_f16) se_rows_to_f16(half, out, (size_t)d);
+        st = se_pwrite_full(fd, o->out_f16 ? (const void *)half : (const void *)out, (size_t)d * es,
+                            (int64_t)hlen + i * d * (int64_t)es, npy, err);
     }
     if (!st) st = se_fd_sync(fd, npy, err);
     se_status cs = se_fd_close(&fd, npy, st ? NULL : err);
     if (!st) st = cs;
     if (sfd >= 0) close(sfd);
-    free(rows), free(lens), free(sum);
+    free(rows), free(lens), free(sum), free(half);
     J->t_assemble = se_time_now() - t0;
     return se_dist_agree(g->world, st, err);
 }

@@ -1,16 +1,23 @@
-/* The corpus index: each rank parses the lines whose first byte falls in its
- * byte range of the source, tokenises text, records one se_docrec per
- * document, writes its ids to PREFIX.ids.part<r> and hashes every line's
- * content; then the ranks exchange the index so every rank holds all of it,
- * in file order.
+/* The corpus index: each rank parses the lines of its units (plan_units: a
+ * byte range of every plain file, whole compressed files balanced by size),
+ * tokenises text, records one se_docrec per document, writes its ids to
+ * PREFIX.ids.part<r> and hashes every line's content; then the ranks
+ * exchange the index so every rank holds all of it, in file order.
  *
- * Sources are a list (se_job.src): today one JSON Lines file; issue 13 adds
- * many files and compressed formats, each document naming its source. */
+ * A compressed line cannot be read again by offset, and the encode pass
+ * re-reads documents on whichever rank draws their batch: so the owner keeps
+ * each compressed document's decompressed line in PREFIX.lines.part<r> (on
+ * the output's file system, which every rank sees) and its docrec points
+ * there. That costs disk equal to the decompressed documents, once; the
+ * alternatives (tokens in memory, or decompressing per batch) cost memory per
+ * rank or make batches depend on file order. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "job/embed_internal.h"
 
@@ -30,7 +37,7 @@ static uint64_t mix64(uint64_t x)
 /* ids.txt holds one id a line: a newline or backslash inside an id is
  * escaped (\n, \r, \\) so that no id can shift the rows after it or collide
  * with another id silently. */
-static int put_id(FILE *f, const char *id)
+int se_job_put_id(FILE *f, const char *id)
 {
     for (const char *c = id; *c; c++) {
         if (*c == '\\') fputs("\\\\", f);
@@ -56,224 +63,415 @@ static int framed(const se_job *J, const se_doc *doc)
     return 1;
 }
 
+/* One line into a document (JSON Lines or TSV, with the job's field mapping). */
+static se_status parse_line(const se_job *J, const se_source *s, const char *line, size_t len, const char *where,
+                            se_doc *doc, se_error *err)
+{
+    return s->tsv ? se_doc_parse_tsv(line, len, where, &J->fields, doc, err)
+                  : se_doc_parse_fields(line, len, where, &J->fields, doc, err);
+}
+
+/* The units of the index pass, the same on every rank: each plain file in
+ * P byte ranges (rank r takes range r), each compressed file whole, to the
+ * least-loaded rank, biggest first (ties: lowest index, lowest rank). */
+static se_status plan_units(se_job *J, se_error *err)
+{
+    int P = J->g->world_size, n_plain = 0, n_comp = 0;
+    for (int i = 0; i < J->n_src; i++) J->src[i].comp == SE_COMP_NONE ? n_plain++ : n_comp++;
+    J->n_units = n_plain * P + n_comp;
+    J->units = calloc((size_t)J->n_units, sizeof *J->units);
+    double *load = calloc((size_t)P, sizeof *load);
+    int *order = malloc(((size_t)n_comp + 1) * sizeof *order);
+    if (!J->units || !load || !order) {
+        free(load), free(order), free(J->units);
+        J->units = NULL, J->n_units = 0;
+        return se_error_set(err, SE_ENOMEM, "cannot plan the index pass over %d files", J->n_src);
+    }
+    int k = 0;
+    for (int i = 0; i < J->n_src; i++)
+        if (J->src[i].comp != SE_COMP_NONE) order[k++] = i;
+    /* biggest first: insertion sort, stable (few files) */
+    for (int a = 1; a < k; a++)
+        for (int b = a; b > 0 && J->src[order[b]].size > J->src[order[b - 1]].size; b--) {
+            int t = order[b];
+            order[b] = order[b - 1], order[b - 1] = t;
+        }
+    for (int a = 0; a < k; a++) {
+        int best = 0;
+        for (int r = 1; r < P; r++)
+            if (load[r] < load[best]) best = r;
+        J->src[order[a]].owner = best;
+        load[best] += (double)J->src[order[a]].size;
+    }
+    int u = 0;
+    for (int i = 0; i < J->n_src; i++) {
+        se_source *s = &J->src[i];
+        if (s->comp != SE_COMP_NONE) {
+            J->units[u++] = (se_unit){.src = i, .owner = s->owner, .lo = 0, .hi = s->size};
+            continue;
+        }
+        for (int r = 0; r < P; r++)
+            J->units[u++] = (se_unit){.src = i, .owner = r, .lo = s->size * r / P, .hi = s->size * (r + 1) / P};
+    }
+    free(load), free(order);
+    return SE_OK;
+}
+
+static int64_t unit_bytes(const se_job *J, int u)
+{
+    const se_unit *un = &J->units[u];
+    return J->src[un->src].comp == SE_COMP_NONE ? un->hi - un->lo : J->src[un->src].size;
+}
+
+/* What one rank gathers over its units. */
+typedef struct {
+    se_docrec *docs;
+    size_t n, cap;
+    se_skip_rec *skips;
+    int64_t nskip, lines, blank, empty, invalid, nframed, bytes;
+    uint64_t chash;
+    FILE *idf, *spill;
+    char idpath[4200], spillpath[4200];
+    int64_t spill_off;
+    se_ids ids;
+    int64_t *unit_docs; /* this rank's documents per unit */
+    int64_t my_bytes;      /* bytes of this rank's units (compressed sizes) */
+    double t0, t_last;     /* progress */
+    int fail_unit;
+    int64_t fail_line;
+    char fail_reason[SE_ERRMSG_MAX];
+} index_ctx;
+
+/* One line of unit u (local line number ln): a document, a blank, or a skip. */
+static se_status index_line(se_job *J, index_ctx *c, int u, int64_t ln, char *line, size_t len, int64_t off,
+                            se_error *err)
+{
+    const se_embed_opts *o = J->o;
+    const se_unit *un = &J->units[u];
+    const se_source *s = &J->src[un->src];
+    /* content hash: the file, the line's offset and bytes */
+    uint64_t lh[2] = {(uint64_t)off ^ ((uint64_t)un->src << 44), se_fnv1a64(SE_FNV_INIT, line, len)};
+    c->chash += mix64(lh[1] ^ mix64(lh[0]));
+    if (len > 0 && line[len - 1] == '\n') len--;
+    if (len > 0 && line[len - 1] == '\r') len--;
+    int only_ws = 1;
+    for (size_t i = 0; i < len && only_ws; i++) only_ws = line[i] == ' ' || line[i] == '\t';
+    if (only_ws) {
+        c->blank++;
+        return SE_OK;
+    }
+    if (len > INT32_MAX) return se_error_set(err, SE_EFORMAT, "%s: line of %zu bytes is too long", s->path, len);
+    char where[64];
+    snprintf(where, sizeof where, "line %lld", (long long)ln); /* renumbered below */
+    se_doc doc;
+    memset(&doc, 0, sizeof doc);
+    se_error derr;
+    se_status ds = parse_line(J, s, line, len, where, &doc, &derr);
+    int parsed = ds == SE_OK;
+    size_t n_inv = 0;
+    int no_tokenizer = 0;
+    if (!ds && doc.text) {
+        if (!J->tok) {
+            /* not a bad line but a job that cannot read text at all: always fatal */
+            no_tokenizer = 1;
+            ds = se_error_set(&derr, SE_EINVAL, "%s: document has text but %s", where, J->tok_msg);
+        } else {
+            ds = se_corpus_tok_text(J, doc.text, doc.text_len, &c->ids, &n_inv, &derr);
+            /* an added token past the model's embedding table: the
+             * tokenizer does not belong to this model, fatal for the job */
+            for (size_t i = 0; !ds && i < c->ids.n; i++)
+                if (c->ids.ids[i] < 0 || c->ids.ids[i] >= J->cfg.vocab_size) {
+                    const char *tk = se_tok_id_to_token(J->tok, c->ids.ids[i]);
+                    no_tokenizer = 1;
+                    ds = se_error_set(&derr, SE_ESHAPE,
+                                      "%s: the tokenizer produced id %d ('%.64s') outside the model's vocabulary "
+                                      "(vocab_size %d): tokenizer and model do not match",
+                                      where, c->ids.ids[i], tk ? tk : "?", J->cfg.vocab_size);
+                }
+        }
+    }
+    if (!ds && !doc.text && J->cfg.type_vocab <= 1 && doc.type_ids) {
+        for (size_t i = 0; i < doc.n_ids && !ds; i++)
+            if (doc.type_ids[i] != 0)
+                ds = se_error_set(&derr, SE_EINVAL, "%s: token_type_ids has %d but the model has no token types", where,
+                                  doc.type_ids[i]);
+    }
+    if (!ds && !doc.text) {
+        for (size_t i = 0; i < doc.n_ids && !ds; i++) {
+            if (doc.input_ids[i] >= J->cfg.vocab_size)
+                ds = se_error_set(&derr, SE_EINVAL, "%s: input_ids[%zu] = %d is outside the vocabulary (size %d)",
+                                  where, i, doc.input_ids[i], J->cfg.vocab_size);
+            else if (doc.type_ids && J->cfg.type_vocab > 1 && doc.type_ids[i] >= J->cfg.type_vocab)
+                ds = se_error_set(&derr, SE_EINVAL, "%s: token_type_ids[%zu] = %d is outside type_vocab_size %d", where,
+                                  i, doc.type_ids[i], J->cfg.type_vocab);
+        }
+    }
+    if (ds) {
+        if (parsed) se_doc_free(&doc);
+        /* the message starts with "line N: " -> keep only the reason */
+        const char *reason = strstr(derr.msg, ": ");
+        reason = reason ? reason + 2 : derr.msg;
+        if (o->on_error_fail || no_tokenizer) {
+            c->fail_unit = u, c->fail_line = ln;
+            snprintf(c->fail_reason, sizeof c->fail_reason, "%s", reason);
+            return no_tokenizer ? derr.code : SE_EFORMAT;
+        }
+        if (c->nskip < MAX_SKIP_RECORDS) {
+            se_skip_rec *k = &c->skips[c->nskip];
+            k->line = ln, k->src = un->src, k->unit = u;
+            snprintf(k->reason, sizeof k->reason, "%.239s", reason);
+        }
+        c->nskip++;
+        return SE_OK;
+    }
+    se_status st = SE_OK;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 1024;
+        se_docrec *p = realloc(c->docs, cap * sizeof *p);
+        if (!p) st = se_error_set(err, SE_ENOMEM, "cannot grow the index to %zu documents", cap);
+        else c->docs = p, c->cap = cap;
+    }
+    int64_t at = off;
+    if (!st && s->comp != SE_COMP_NONE) {
+        /* a compressed line cannot be read again by offset: keep its bytes */
+        at = c->spill_off;
+        if (fwrite(line, 1, len, c->spill) != len)
+            st = se_error_set(err, SE_EIO, "%s: write failed: %s", c->spillpath, strerror(errno));
+        c->spill_off += (int64_t)len;
+    }
+    if (!st) {
+        int fr = !doc.text && framed(J, &doc);
+        int64_t ntok = doc.text ? (int64_t)c->ids.n : (int64_t)doc.n_ids - 2 * fr;
+        c->docs[c->n++] = (se_docrec){.offset = at, .line = ln, .n_tok = ntok, .len = (int32_t)len,
+                                      .is_text = doc.text != NULL || fr,
+                                      .n_invalid = (int32_t)(n_inv + doc.n_invalid_utf8), .src = un->src};
+        c->unit_docs[u]++;
+        c->nframed += fr;
+        if (ntok == 0) c->empty++;
+        c->invalid += (int64_t)(n_inv + doc.n_invalid_utf8);
+        /* no id: "\L<line>" (impossible for an escaped id), FILE:LINE once the line is global (output.c) */
+        int w = doc.id ? se_job_put_id(c->idf, doc.id) : fprintf(c->idf, "\\L%lld\n", (long long)ln) < 0;
+        if (w != 0) st = se_error_set(err, SE_EIO, "%s: write failed: %s", c->idpath, strerror(errno));
+    }
+    se_doc_free(&doc);
+    return st;
+}
+
+/* Rank 0's share of the index pass, every progress_every seconds: the
+ * ranks' shares are balanced, so it stands for the whole. */
+static void index_progress(const se_job *J, index_ctx *c, int64_t in_unit)
+{
+    double now = se_time_now();
+    if (J->g->world_rank != 0 || J->o->quiet || now - c->t_last < J->o->progress_every)
+        return;
+    c->t_last = now;
+    double done = (double)(c->bytes + in_unit), rate = done / (now - c->t0 > 0 ? now - c->t0 : 1e-9);
+    fprintf(stderr, "shardenc embed: indexing: rank 0 read %.1f of its %.1f MB (%.1f MB/s), %lld documents so far, ETA %.0fs\n",
+            done / 1e6, (double)c->my_bytes / 1e6, rate / 1e6, (long long)c->n,
+            rate > 0 ? ((double)c->my_bytes - done) / rate : 0.0);
+}
+
+/* The lines of unit u that belong to this rank: a line belongs to the range
+ * that holds its first byte. */
+static se_status index_unit(se_job *J, index_ctx *c, int u, se_error *err)
+{
+    const se_unit *un = &J->units[u];
+    const se_source *s = &J->src[un->src];
+    int plain = s->comp == SE_COMP_NONE;
+    if (plain && un->lo == un->hi) return SE_OK;
+    se_reader *rd = NULL;
+    int64_t start = plain && un->lo > 0 ? un->lo - 1 : 0;
+    se_status st = se_reader_open(s, start, &rd, err);
+    char *line;
+    size_t len;
+    int64_t off = start, ln = 0;
+    if (!st && plain && un->lo > 0) { /* the tail of the previous range's last line (perhaps past our range) */
+        st = se_reader_next(rd, &line, &len, &off, err);
+        if (!st && line) off += (int64_t)len;
+    }
+    while (!st) {
+        if (se_job_stopping(J)) {
+            st = se_error_set(err, SE_EINTERRUPTED, "interrupted by a signal while indexing %s", s->path);
+            break;
+        }
+        int64_t next = off;
+        if (plain && next >= un->hi) break;
+        if ((st = se_reader_next(rd, &line, &len, &off, err))) break;
+        if (!line) {
+            if (plain && off < un->hi)
+                st = se_error_set(err, SE_EIO, "%s: ends at byte %lld, before its size %lld (changed while the job "
+                                               "read it?)", s->path, (long long)off, (long long)s->size);
+            break;
+        }
+        ln++;
+        st = index_line(J, c, u, ln, line, len, off, err);
+        off += (int64_t)len;
+        if ((ln & 4095) == 0) index_progress(J, c, se_reader_in_pos(rd) - (plain ? un->lo : 0));
+    }
+    c->lines += ln;
+    J->units[u].lines = ln;
+    se_reader_close(rd);
+    return st;
+}
+
+static int cmp_doc(const void *a, const void *b)
+{
+    const se_docrec *x = a, *y = b;
+    if (x->src != y->src) return x->src < y->src ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int cmp_skip(const void *a, const void *b)
+{
+    const se_skip_rec *x = a, *y = b;
+    if (x->src != y->src) return x->src < y->src ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
 se_status se_corpus_index(se_job *J, se_error *err)
 {
     const se_grid *g = J->g;
     const se_embed_opts *o = J->o;
-    const char *path = J->src[0].path;
-    int P = g->world_size, r = g->world_rank;
+    int r = g->world_rank;
     double t0 = se_time_now();
-    struct stat sb;
-    se_status st = SE_OK;
-    int64_t size = 0;
-    FILE *f = NULL;
-    if (stat(path, &sb) != 0) st = se_error_set(err, SE_EIO, "%s: cannot open: %s", path, strerror(errno));
-    else if (!S_ISREG(sb.st_mode)) st = se_error_set(err, SE_EINVAL, "%s: not a regular file", path);
-    else size = sb.st_size;
-    if (!st && !(f = fopen(path, "rb"))) st = se_error_set(err, SE_EIO, "%s: cannot open: %s", path, strerror(errno));
-    int64_t lo = size * r / P, hi = size * (r + 1) / P;
-    /* A line belongs to the rank whose byte range holds its first byte. */
-    int64_t pos = lo;
-    if (!st && lo > 0) {
-        if (fseeko(f, lo - 1, SEEK_SET) != 0) st = se_error_set(err, SE_EIO, "%s: seek failed: %s", path, strerror(errno));
-        int ch = EOF;
-        pos = lo - 1;
-        while (!st && (ch = fgetc(f)) != EOF) {
-            pos++;
-            if (ch == '\n') break;
-        }
-        if (!st && ch == EOF) pos = size;
+    index_ctx c = {.fail_unit = -1, .t0 = t0, .t_last = t0};
+    se_status st = plan_units(J, err);
+    for (int u = 0; !st && u < J->n_units; u++)
+        if (J->units[u].owner == r) c.my_bytes += unit_bytes(J, u);
+    c.skips = calloc(MAX_SKIP_RECORDS, sizeof *c.skips);
+    c.unit_docs = calloc((size_t)J->n_units + 1, sizeof *c.unit_docs);
+    if (!st && (!c.skips || !c.unit_docs)) st = se_error_set(err, SE_ENOMEM, "cannot allocate the index");
+    snprintf(c.idpath, sizeof c.idpath, "%s.ids.part%d", o->output, r);
+    snprintf(c.spillpath, sizeof c.spillpath, "%s.lines.part%d", o->output, r);
+    if (!st && !(c.idf = fopen(c.idpath, "wb"))) st = se_error_set(err, SE_EIO, "%s: cannot create: %s", c.idpath, strerror(errno));
+    if (!st && !(c.spill = fopen(c.spillpath, "wb")))
+        st = se_error_set(err, SE_EIO, "%s: cannot create: %s", c.spillpath, strerror(errno));
+    for (int u = 0; !st && u < J->n_units; u++) {
+        if (J->units[u].owner != r) continue;
+        long before = c.idf ? ftell(c.idf) : 0;
+        st = index_unit(J, &c, u, err);
+        c.bytes += unit_bytes(J, u);
+        J->units[u].id_bytes = ftell(c.idf) - before;
     }
-    size_t cap = 1024;
-    se_docrec *docs = malloc(cap * sizeof *docs);
-    se_skip_rec *skips = calloc(MAX_SKIP_RECORDS, sizeof *skips);
-    char idpath[4200];
-    snprintf(idpath, sizeof idpath, "%s.ids.part%d", o->output, r);
-    FILE *idf = st ? NULL : fopen(idpath, "wb");
-    if (!st && (!docs || !skips)) st = se_error_set(err, SE_ENOMEM, "cannot allocate the index");
-    if (!st && !idf) st = se_error_set(err, SE_EIO, "%s: cannot create: %s", idpath, strerror(errno));
-    int64_t n = 0, lines = 0, blank = 0, nskip = 0, empty = 0, invalid = 0, nframed = 0;
-    uint64_t chash = 0;
-    char *line = NULL;
-    size_t lcap = 0;
-    se_ids ids = {0};
-    int64_t fail_line = 0;
-    char fail_reason[SE_ERRMSG_MAX] = "";
-    /* local line numbers first; shifted by the ranks before us afterwards */
-    while (!st && pos < hi) {
-        if (se_job_stopping(J)) {
-            st = se_error_set(err, SE_EINTERRUPTED, "interrupted by a signal while indexing %s", path);
-            break;
-        }
-        errno = 0;
-        ssize_t len = getline(&line, &lcap, f);
-        if (len < 0) {
-            /* end of file before our range ends: the file shrank, or a read error */
-            st = ferror(f) ? se_error_set(err, SE_EIO, "%s: read failed at byte %lld: %s", path, (long long)pos,
-                                          strerror(errno ? errno : EIO))
-                           : se_error_set(err, SE_EIO, "%s: ends at byte %lld, before its size %lld (changed while "
-                                                       "the job read it?)", path, (long long)pos, (long long)size);
-            break;
-        }
-        int64_t off = pos;
-        pos += len;
-        lines++;
-        uint64_t lh[2] = {(uint64_t)off, se_fnv1a64(SE_FNV_INIT, line, (size_t)len)};
-        chash += mix64(lh[1] ^ mix64(lh[0]));
-        if (len > 0 && line[len - 1] == '\n') len--;
-        if (len > 0 && line[len - 1] == '\r') len--;
-        int only_ws = 1;
-        for (ssize_t i = 0; i < len && only_ws; i++) only_ws = line[i] == ' ' || line[i] == '\t';
-        if (only_ws) {
-            blank++;
-            continue;
-        }
-        if (len > INT32_MAX) {
-            st = se_error_set(err, SE_EFORMAT, "%s: line of %lld bytes is too long", path, (long long)len);
-            break;
-        }
-        char where[64];
-        snprintf(where, sizeof where, "line %lld", (long long)lines); /* renumbered below */
-        se_doc doc;
-        memset(&doc, 0, sizeof doc);
-        se_error derr;
-        se_status ds = se_doc_parse(line, (size_t)len, where, &doc, &derr);
-        int parsed = ds == SE_OK;
-        size_t n_inv = 0;
-        int no_tokenizer = 0;
-        if (!ds && doc.text) {
-            if (!J->tok) {
-                /* not a bad line but a job that cannot read text at all: always fatal */
-                no_tokenizer = 1;
-                ds = se_error_set(&derr, SE_EINVAL, "%s: document has \"text\" but %s", where, J->tok_msg);
-            } else {
-                ds = se_corpus_tok_text(J, doc.text, doc.text_len, &ids, &n_inv, &derr);
-                /* an added token past the model's embedding table: the
-                 * tokenizer does not belong to this model, fatal for the job */
-                for (size_t i = 0; !ds && i < ids.n; i++)
-                    if (ids.ids[i] < 0 || ids.ids[i] >= J->cfg.vocab_size) {
-                        const char *tk = se_tok_id_to_token(J->tok, ids.ids[i]);
-                        no_tokenizer = 1;
-                        ds = se_error_set(&derr, SE_ESHAPE,
-                                          "%s: the tokenizer produced id %d ('%.64s') outside the model's vocabulary "
-                                          "(vocab_size %d): tokenizer and model do not match",
-                                          where, ids.ids[i], tk ? tk : "?", J->cfg.vocab_size);
-                    }
-            }
-        }
-        if (!ds && !doc.text && J->cfg.type_vocab <= 1 && doc.type_ids) {
-            for (size_t i = 0; i < doc.n_ids && !ds; i++)
-                if (doc.type_ids[i] != 0)
-                    ds = se_error_set(&derr, SE_EINVAL, "%s: token_type_ids has %d but the model has no token types",
-                                      where, doc.type_ids[i]);
-        }
-        if (!ds && !doc.text) {
-            for (size_t i = 0; i < doc.n_ids && !ds; i++) {
-                if (doc.input_ids[i] >= J->cfg.vocab_size)
-                    ds = se_error_set(&derr, SE_EINVAL, "%s: input_ids[%zu] = %d is outside the vocabulary (size %d)",
-                                      where, i, doc.input_ids[i], J->cfg.vocab_size);
-                else if (doc.type_ids && J->cfg.type_vocab > 1 && doc.type_ids[i] >= J->cfg.type_vocab)
-                    ds = se_error_set(&derr, SE_EINVAL, "%s: token_type_ids[%zu] = %d is outside type_vocab_size %d",
-                                      where, i, doc.type_ids[i], J->cfg.type_vocab);
-            }
-        }
-        if (ds) {
-            if (parsed) se_doc_free(&doc);
-            /* the message starts with "line N: " -> keep only the reason */
-            const char *reason = strstr(derr.msg, ": ");
-            reason = reason ? reason + 2 : derr.msg;
-            if (o->on_error_fail || no_tokenizer) {
-                fail_line = lines;
-                snprintf(fail_reason, sizeof fail_reason, "%s", reason);
-                st = no_tokenizer ? derr.code : SE_EFORMAT;
-                break;
-            }
-            if (nskip < MAX_SKIP_RECORDS) {
-                skips[nskip].line = lines;
-                snprintf(skips[nskip].reason, sizeof skips[nskip].reason, "%.247s", reason);
-            }
-            nskip++;
-            continue;
-        }
-        if ((size_t)n == cap) {
-            cap *= 2;
-            se_docrec *p = realloc(docs, cap * sizeof *docs);
-            if (!p) {
-                se_doc_free(&doc);
-                st = se_error_set(err, SE_ENOMEM, "cannot grow the index to %zu documents", cap);
-                break;
-            }
-            docs = p;
-        }
-        int fr = !doc.text && framed(J, &doc);
-        int64_t ntok = doc.text ? (int64_t)ids.n : (int64_t)doc.n_ids - 2 * fr;
-        docs[n] = (se_docrec){.offset = off, .line = lines, .n_tok = ntok, .len = (int32_t)len,
-                              .is_text = doc.text != NULL || fr, .n_invalid = (int32_t)(n_inv + doc.n_invalid_utf8),
-                              .src = 0};
-        nframed += fr;
-        if (ntok == 0) empty++;
-        invalid += (int64_t)(n_inv + doc.n_invalid_utf8);
-        if (put_id(idf, doc.id) != 0) st = se_error_set(err, SE_EIO, "%s: write failed: %s", idpath, strerror(errno));
-        n++;
-        se_doc_free(&doc);
-    }
-    free(line);
-    se_ids_free(&ids);
-    if (f) fclose(f);
-    if (idf && fclose(idf) != 0 && !st) st = se_error_set(err, SE_EIO, "%s: write failed: %s", idpath, strerror(errno));
-    /* Global line numbers: an exclusive scan of line counts. Collectives are
+    se_ids_free(&c.ids);
+    if (c.idf && fclose(c.idf) != 0 && !st) st = se_error_set(err, SE_EIO, "%s: write failed: %s", c.idpath, strerror(errno));
+    if (c.spill && fclose(c.spill) != 0 && !st)
+        st = se_error_set(err, SE_EIO, "%s: write failed: %s", c.spillpath, strerror(errno));
+    /* Global line numbers: every unit's line count to every rank, then each
+     * unit's base is the lines of its source's earlier units. Collectives are
      * entered by every rank whatever its status; MPI errors are reported
      * through a scratch error when the rank already failed. */
+    int64_t nu = J->n_units;
+    int64_t *cnt = calloc((size_t)(2 * nu + 1), sizeof *cnt), *sum = calloc((size_t)(2 * nu + 1), sizeof *sum);
     se_error merr;
-    int64_t before = 0;
-    se_status ms = se_dist_exscan_i64(lines, &before, g->world, &merr);
-    if (!st && ms) st = ms, *err = merr;
-    for (int64_t i = 0; i < n; i++) docs[i].line += before;
-    for (int64_t i = 0; i < nskip && i < MAX_SKIP_RECORDS; i++) skips[i].line += before;
-    if (fail_line)
-        se_error_set(err, st, "%s:%lld: %s%s", path, (long long)(fail_line + before), fail_reason,
+    se_status as = !cnt || !sum || !J->units ? se_error_set(&merr, SE_ENOMEM, "cannot allocate the index") : SE_OK;
+    as = se_dist_agree(g->world, as, &merr);
+    if (!as) {
+        for (int64_t u = 0; u < nu; u++)
+            if (J->units[u].owner == r) cnt[2 * u] = J->units[u].lines, cnt[2 * u + 1] = J->units[u].id_bytes;
+        as = se_dist_allreduce_i64(cnt, sum, 2 * nu, MPI_SUM, g->world, &merr);
+    }
+    if (!st && as) st = as, *err = merr;
+    for (int64_t u = 0; !as && u < nu; u++) {
+        se_unit *un = &J->units[u];
+        un->lines = sum[2 * u], un->id_bytes = sum[2 * u + 1];
+        un->line_base = u > 0 && J->units[u - 1].src == un->src ? J->units[u - 1].line_base + J->units[u - 1].lines : 0;
+    }
+    free(cnt), free(sum);
+    if (!st) {
+        size_t i = 0;
+        for (int64_t u = 0; u < nu; u++)
+            for (int64_t k = 0; k < c.unit_docs[u]; k++) c.docs[i++].line += J->units[u].line_base;
+        for (int64_t k = 0; k < c.nskip && k < MAX_SKIP_RECORDS; k++) c.skips[k].line += J->units[c.skips[k].unit].line_base;
+    }
+    if (c.fail_unit >= 0 && !as)
+        se_error_set(err, st, "%s:%lld: %s%s", J->src[J->units[c.fail_unit].src].path,
+                     (long long)(c.fail_line + J->units[c.fail_unit].line_base), c.fail_reason,
                      st == SE_EFORMAT ? " (--on-error fail)" : "");
     st = se_dist_agree(g->world, st, err);
     if (st) {
-        free(docs), free(skips);
+        free(c.docs), free(c.skips), free(c.unit_docs);
         return st;
     }
     /* Everyone gets the whole index (40 bytes a document), in file order. The
      * content hash is a sum over lines, so it does not depend on the grid. */
-    int64_t loc[8] = {n, lines, blank, nskip, empty, invalid, nframed, (int64_t)chash}, tot[8];
-    st = se_dist_allreduce_i64(loc, tot, 8, MPI_SUM, g->world, err);
+    int64_t loc[9] = {(int64_t)c.n, c.lines, c.blank, c.nskip, c.empty, c.invalid, c.nframed, (int64_t)c.chash, c.bytes},
+            tot[9];
+    st = se_dist_allreduce_i64(loc, tot, 9, MPI_SUM, g->world, err);
     if (!st) {
         J->n_docs = tot[0], J->n_lines = tot[1], J->n_blank = tot[2], J->n_skips_total = tot[3];
-        J->n_empty = tot[4], J->n_invalid_utf8 = tot[5], J->n_framed = tot[6];
-        J->corpus_hash = se_fnv1a64((uint64_t)tot[7], &size, sizeof size);
+        J->n_empty = tot[4], J->n_invalid_utf8 = tot[5], J->n_framed = tot[6], J->in_bytes = tot[8];
+        /* and every input by name and size: a renamed or reordered shard is another corpus */
+        uint64_t h = (uint64_t)tot[7];
+        for (int i = 0; i < J->n_src; i++) {
+            h = se_fnv1a64(h, J->src[i].path, strlen(J->src[i].path) + 1);
+            h = se_fnv1a64(h, &J->src[i].size, sizeof J->src[i].size);
+        }
+        J->corpus_hash = h;
     }
     void *all = NULL;
     int64_t bytes = 0;
-    if (!st) st = se_dist_allgatherv_bytes(docs, n * (int64_t)sizeof *docs, &all, &bytes, g->world, err);
+    if (!st) st = se_dist_allgatherv_bytes(c.docs, (int64_t)c.n * (int64_t)sizeof *c.docs, &all, &bytes, g->world, err);
     J->docs = all;
+    /* ranks hold units in turn, not in file order: (source, offset) is the file order */
+    if (!st && g->world_size > 1) qsort(J->docs, (size_t)J->n_docs, sizeof *J->docs, cmp_doc);
     /* Skip records go to rank 0 for meta.json. */
     void *sk = NULL;
-    int64_t kept = nskip < MAX_SKIP_RECORDS ? nskip : MAX_SKIP_RECORDS;
-    if (!st) st = se_dist_gatherv_bytes(skips, kept * (int64_t)sizeof *skips, &sk, &bytes, 0, g->world, err);
+    int64_t kept = c.nskip < MAX_SKIP_RECORDS ? c.nskip : MAX_SKIP_RECORDS;
+    if (!st) st = se_dist_gatherv_bytes(c.skips, kept * (int64_t)sizeof *c.skips, &sk, &bytes, 0, g->world, err);
     J->skips = sk;
-    if (!st && r == 0) J->n_skips = bytes / (int64_t)sizeof(se_skip_rec);
-    free(docs), free(skips);
+    if (!st && r == 0) {
+        J->n_skips = bytes / (int64_t)sizeof(se_skip_rec);
+        qsort(J->skips, (size_t)J->n_skips, sizeof *J->skips, cmp_skip);
+    }
+    free(c.docs), free(c.skips), free(c.unit_docs);
     st = se_dist_agree(g->world, st, err);
     /* Nothing to embed is never a silent success. */
     if (!st && J->n_docs == 0) {
+        const char *first = J->n_src == 1 ? J->src[0].path : "the inputs";
         if (J->n_skips_total > 0 && r == 0 && J->n_skips > 0)
             st = se_error_set(err, SE_EFORMAT,
-                              "%s: all %lld non-blank lines were skipped (line %lld: %s); a JSON Lines corpus needs "
-                              "\"id\" and \"text\" (or \"input_ids\") on every line: if your text sits under another "
-                              "key (\"content\", \"body\"...), rename it",
-                              path, (long long)J->n_skips_total, (long long)J->skips[0].line, J->skips[0].reason);
+                              "%s: all %lld non-blank lines were skipped (%s:%lld: %s); a document needs its text "
+                              "(or \"input_ids\") on every line: if your text sits under another key (\"content\", "
+                              "\"body\"...), say so with --text-field",
+                              first, (long long)J->n_skips_total, J->src[J->skips[0].src].path,
+                              (long long)J->skips[0].line, J->skips[0].reason);
         else
-            st = se_error_set(err, SE_EFORMAT, "%s: no document (%lld lines, %lld blank)", path,
+            st = se_error_set(err, SE_EFORMAT, "%s: no document (%lld lines, %lld blank)", first,
                               (long long)J->n_lines, (long long)J->n_blank);
         st = se_dist_agree(g->world, r == 0 ? st : SE_OK, err);
     }
     J->t_index = se_time_now() - t0;
     return st;
+}
+
+se_status se_corpus_open_spills(se_job *J, se_error *err)
+{
+    int P = J->g->world_size, any = 0;
+    se_status st = SE_OK;
+    for (int i = 0; i < J->n_src; i++) any |= J->src[i].comp != SE_COMP_NONE;
+    J->spill_fd = malloc((size_t)P * sizeof *J->spill_fd);
+    if (!J->spill_fd) st = se_error_set(err, SE_ENOMEM, "cannot allocate");
+    for (int r = 0; J->spill_fd && r < P; r++) J->spill_fd[r] = -1;
+    for (int r = 0; !st && any && r < P; r++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s.lines.part%d", J->o->output, r);
+        if ((J->spill_fd[r] = open(p, O_RDONLY)) < 0) st = se_error_set(err, SE_EIO, "%s: cannot open: %s", p, strerror(errno));
+    }
+    return se_dist_agree(J->g->world, st, err);
+}
+
+void se_corpus_close(se_job *J)
+{
+    for (int r = 0; J->spill_fd && r < J->g->world_size; r++)
+        if (J->spill_fd[r] >= 0) close(J->spill_fd[r]);
+    free(J->spill_fd), J->spill_fd = NULL;
+    char p[4200];
+    snprintf(p, sizeof p, "%s.lines.part%d", J->o->output, J->g->world_rank);
+    unlink(p);
+    snprintf(p, sizeof p, "%s.ids.part%d", J->o->output, J->g->world_rank);
+    unlink(p);
+    free(J->units), J->units = NULL;
 }
 
 se_status se_corpus_tok_text(const se_job *J, const char *text, size_t len, se_ids *out, size_t *n_inv, se_error *err)
@@ -299,17 +497,18 @@ se_status se_corpus_load_doc(const se_job *J, se_doc_cache *c, int64_t d, se_err
     if (c->doc == d) return SE_OK;
     const se_docrec *r = &J->docs[d];
     const se_source *s = &J->src[r->src];
+    int fd = s->comp == SE_COMP_NONE ? s->fd : J->spill_fd[s->owner];
     if ((size_t)r->len + 1 > c->line_cap) {
         char *p = realloc(c->line, (size_t)r->len + 1);
         if (!p) return se_error_set(err, SE_ENOMEM, "cannot hold a line of %d bytes", r->len);
         c->line = p, c->line_cap = (size_t)r->len + 1;
     }
-    se_status st = se_pread_full(s->fd, c->line, (size_t)r->len, r->offset, s->path, err);
+    se_status st = se_pread_full(fd, c->line, (size_t)r->len, r->offset, s->path, err);
     if (st) return st;
     char where[4200];
     snprintf(where, sizeof where, "%s:%lld", s->path, (long long)r->line);
     se_doc doc;
-    if ((st = se_doc_parse(c->line, (size_t)r->len, where, &doc, err))) return st;
+    if ((st = parse_line(J, s, c->line, (size_t)r->len, where, &doc, err))) return st;
     const int32_t *src_ids = NULL;
     size_t n_src = 0;
     if (doc.text) {
@@ -354,4 +553,9 @@ void se_doc_cache_free(se_doc_cache *c)
 {
     se_ids_free(&c->ids);
     free(c->types), free(c->line);
+}
+
+double se_corpus_mb_per_s(const se_job *J)
+{
+    return J->t_index > 0 ? (double)J->in_bytes / 1e6 / J->t_index / J->g->world_size : 0.0;
 }

@@ -158,12 +158,27 @@ static se_status already_complete(se_job *J, int *done, se_error *err)
 se_status se_embed_run(const se_embed_opts *o, const se_grid *g, se_error *err)
 {
     double t_start = se_time_now();
-    se_source src = {.path = o->input, .fd = -1};
-    se_job J = {.o = o, .g = g, .src = &src, .n_src = 1, .store_fd = -1, .journal_fd = -1};
+    se_job J = {.o = o, .g = g, .store_fd = -1, .journal_fd = -1};
+    J.fields = (se_doc_fields){.id_field = o->id_field, .text_fields = o->text_fields, .n_text = o->n_text_fields,
+                               .tsv_columns = o->tsv_columns, .n_tsv = o->n_tsv_columns, .id_optional = 1};
     se_hostinfo hi;
     se_status st = se_dist_hostinfo(g->world, &hi, err);
     if (!st) st = setup(&J, err);
+    /* every input opened now: an unreadable one is refused before any work */
+    if (!st) st = o->inputs ? se_sources_expand(o->inputs, o->n_inputs, &J.src, &J.n_src, err)
+                            : se_sources_expand(&o->input, 1, &J.src, &J.n_src, err);
     st = se_dist_agree(g->world, st, err);
+    if (!st) {
+        /* the same list on every rank (a file system that differs between hosts is refused) */
+        uint64_t h = (uint64_t)J.n_src;
+        for (int i = 0; i < J.n_src; i++) h = se_fnv1a64(h, J.src[i].path, strlen(J.src[i].path) + 1);
+        int64_t mine[2] = {(int64_t)h, -(int64_t)h}, mx[2];
+        st = se_dist_allreduce_i64(mine, mx, 2, MPI_MAX, g->world, err);
+        if (!st && mx[0] != -mx[1])
+            st = se_error_set(err, SE_EINVAL, "the ranks see different input files (--input expands differently on "
+                                              "their hosts)");
+        st = se_dist_agree(g->world, st, err);
+    }
     if (!st) st = se_corpus_index(&J, err);
     if (!st) st = se_dist_agree(g->world, plan(&J, err), err); /* identical on every rank */
     if (!st) st = se_store_fingerprint(&J, err);
@@ -190,20 +205,17 @@ se_status se_embed_run(const se_embed_opts *o, const se_grid *g, se_error *err)
     }
     if (!st && g->world_rank == 0 && !o->quiet)
         fprintf(stderr,
-                "shardenc embed: %lld documents (%lld lines skipped), %lld windows of at most %lld tokens, %lld "
-                "tokens in %lld batches of <= %lld tokens; indexed in %.1fs\n",
-                (long long)J.n_docs, (long long)J.n_skips_total, (long long)J.n_win, (long long)J.win_len,
-                (long long)J.n_tokens_total, (long long)J.n_batches, (long long)J.batch_tokens, J.t_index);
+                "shardenc embed: %lld documents (%lld lines skipped) in %d file%s, %.2f MB, %lld windows of at most "
+                "%lld tokens, %lld tokens in %lld batches of <= %lld tokens; indexed in %.1fs (%.1f MB/s per rank)\n",
+                (long long)J.n_docs, (long long)J.n_skips_total, J.n_src, J.n_src > 1 ? "s" : "", J.in_bytes / 1e6,
+                (long long)J.n_win, (long long)J.win_len, (long long)J.n_tokens_total, (long long)J.n_batches,
+                (long long)J.batch_tokens, J.t_index, se_corpus_mb_per_s(&J));
     if (!st && g->world_rank == 0 && !o->quiet && o->head) fprintf(stderr, "shardenc embed: %s\n", o->head->desc);
     if (!st) st = se_store_open(&J, err);
     if (!st && g->world_rank == 0 && o->resume && J.n_done_before > 0 && !o->quiet)
         fprintf(stderr, "shardenc embed: resuming: %lld of %lld batches were already done\n",
                 (long long)J.n_done_before, (long long)J.n_batches);
-    if (!st) {
-        src.fd = open(src.path, O_RDONLY);
-        if (src.fd < 0) st = se_error_set(err, SE_EIO, "%s: cannot open: %s", src.path, strerror(errno));
-        st = se_dist_agree(g->world, st, err);
-    }
+    if (!st) st = se_corpus_open_spills(&J, err);
     if (!st) st = se_encode_run(&J, err);
     if (!st) {
         se_status cs = se_store_close(&J, err);
@@ -215,11 +227,9 @@ se_status se_embed_run(const se_embed_opts *o, const se_grid *g, se_error *err)
         fprintf(stderr, "shardenc embed: wrote %s%s, %s.ids.txt, %s.meta.json (%lld documents) in %.1fs\n", o->output,
                 o->pooling == SE_POOL_NONE ? ".tokens.npy + .offsets.npy" : ".npy", o->output, o->output,
                 (long long)J.n_docs, se_time_now() - t_start);
-out:;
-    char part[4200];
-    snprintf(part, sizeof part, "%s.ids.part%d", o->output, g->world_rank);
-    unlink(part);
-    if (src.fd >= 0) close(src.fd);
+out:
+    se_corpus_close(&J);
+    se_sources_free(J.src, J.n_src);
     if (J.store_fd >= 0) close(J.store_fd);
     if (J.journal_fd >= 0) close(J.journal_fd);
     se_model_free(J.model);

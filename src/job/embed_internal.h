@@ -1,5 +1,6 @@
 /* Private to src/job: the embed job in parts (DESIGN.md "src/job"). Each part
  * owns one concern; embed.c orchestrates them:
+ *   sources.c   the inputs: files, folders, globs opened up front; plain/gzip/zstd line reader
  *   corpus.c    index pass over the sources: documents, ids, skip records, content hash
  *   plan.c      windows and length-sorted packed batches (pure, no MPI)
  *   journal.c   the resume fingerprint and the slot-per-batch journal (pure, no MPI)
@@ -20,7 +21,7 @@
 
 /* One parsed document of the corpus (a line that was not skipped). */
 typedef struct {
-    int64_t offset;  /* byte offset of its line in its source */
+    int64_t offset;  /* byte offset of its line in its source (compressed source: in its owner's line spill) */
     int64_t line;    /* 1-based line number in its source */
     int64_t n_tok;   /* content tokens (specials added per window: without [CLS]/[SEP]) */
     int32_t len;     /* line length in bytes, without the newline */
@@ -98,13 +99,46 @@ se_status se_journal_mark(int fd, const char *path, const se_fingerprint *fp, in
 
 typedef struct {
     int64_t line;
-    char reason[248];
+    int32_t src, unit;
+    char reason[240];
 } se_skip_rec;
 
+typedef enum { SE_COMP_NONE, SE_COMP_GZIP, SE_COMP_ZSTD } se_comp;
+
+/* One input file (sources.c), open from the start to the end of the job. */
 typedef struct {
-    const char *path; /* issue 13 extends this to many files and formats */
+    char *path; /* as given (or as found in the folder / by the glob) */
     int fd;
+    int tsv;    /* by name: .tsv, .tsv.gz, .tsv.zst */
+    se_comp comp; /* by magic bytes */
+    int64_t size; /* bytes on disk (compressed size) */
+    int owner;    /* compressed: the rank that indexes it and keeps its lines in its spill */
 } se_source;
+
+/* Expands --input values (files, folders, quoted globs) into opened sources. */
+se_status se_sources_expand(const char *const *inputs, int n_inputs, se_source **out, int *n, se_error *err);
+void se_sources_free(se_source *s, int n);
+const char *se_comp_name(se_comp c);
+/* Lines of a source from uncompressed offset `start` (plain files only; 0 for
+ * compressed ones). *line (with its '\n', if any) stays valid until the next
+ * call; *line == NULL at the end. Truncated or corrupt streams are SE_EFORMAT
+ * naming the file and the compressed byte offset. */
+typedef struct se_reader se_reader;
+se_status se_reader_open(const se_source *s, int64_t start, se_reader **out, se_error *err);
+se_status se_reader_next(se_reader *r, char **line, size_t *len, int64_t *off, se_error *err);
+void se_reader_close(se_reader *r);
+/* Bytes of the file consumed so far (compressed bytes for compressed files): progress. */
+int64_t se_reader_in_pos(const se_reader *r);
+
+/* A piece of the index pass: a byte range of a plain file (each plain file is
+ * cut into one range per rank), or a whole compressed file (balanced over
+ * the ranks by size). Units are in file order; the plan never sees them. */
+typedef struct {
+    int32_t src, owner;
+    int64_t lo, hi;            /* plain: byte range; compressed: 0, size */
+    int64_t lines, id_bytes;   /* after the index pass (all ranks) */
+    int64_t line_base;         /* lines of the same source in earlier units */
+} se_unit;
 
 typedef struct {
     const se_embed_opts *o;
@@ -119,6 +153,11 @@ typedef struct {
     /* sources */
     se_source *src;
     int n_src;
+    se_doc_fields fields;
+    se_unit *units;
+    int n_units;
+    int *spill_fd;   /* per rank: PREFIX.lines.part<r>, the lines of compressed sources (encode re-reads them) */
+    int64_t in_bytes; /* all inputs, compressed sizes */
     uint64_t corpus_hash;
     /* index */
     se_docrec *docs;
@@ -169,6 +208,13 @@ typedef struct {
 se_status se_job_lower(const char *text, size_t len, char **out, size_t *out_len, se_error *err);
 se_status se_corpus_tok_text(const se_job *J, const char *text, size_t len, se_ids *out, size_t *n_inv, se_error *err);
 se_status se_corpus_load_doc(const se_job *J, se_doc_cache *c, int64_t d, se_error *err);
+/* Opens every rank's line spill for reading (collective, after se_corpus_index). */
+se_status se_corpus_open_spills(se_job *J, se_error *err);
+void se_corpus_close(se_job *J);
+/* Indexing throughput: MB of input (compressed sizes) per second per rank. */
+double se_corpus_mb_per_s(const se_job *J);
+/* One id a line, escaped (corpus.c). */
+int se_job_put_id(FILE *f, const char *id);
 void se_doc_cache_free(se_doc_cache *c);
 
 /* store.c: collective. The fingerprint of this run (after the plan). */
@@ -197,6 +243,8 @@ se_status se_encode_run(se_job *J, se_error *err);
 void se_assemble_combine(float *out, const float *rows, const int32_t *lens, int64_t n_win, int d, se_pooling p,
                          double *sum);
 se_status se_assemble_run(se_job *J, se_error *err);
+/* --output-dtype f16: float32 -> IEEE binary16, round to nearest even. */
+void se_rows_to_f16(uint16_t *out, const float *in, size_t n);
 se_status se_output_finish(se_job *J, double t_start, se_error *err);
 /* Reads PREFIX.meta.json: 1 if it names this fingerprint digest (the job is
  * already complete), 0 otherwise. */

@@ -30,9 +30,10 @@ static void print_progress(const se_job *J, int64_t docs_done, int64_t tok_done,
                 (long long)docs_done, (long long)J->n_docs, (long long)tok_done, (long long)J->n_tokens_total, rate,
                 eta, final ? "\n" : "");
     } else {
-        fprintf(stderr, "shardenc embed: %5.1f%% docs %lld/%lld tokens %lld/%lld %.0f tok/s ETA %.0fs\n", 100 * frac,
-                (long long)docs_done, (long long)J->n_docs, (long long)tok_done, (long long)J->n_tokens_total, rate,
-                eta);
+        fprintf(stderr,
+                "shardenc embed: %5.1f%% docs %lld/%lld (%d file%s, %.1f MB) tokens %lld/%lld %.0f tok/s ETA %.0fs\n",
+                100 * frac, (long long)docs_done, (long long)J->n_docs, J->n_src, J->n_src > 1 ? "s" : "",
+                (double)J->in_bytes / 1e6, (long long)tok_done, (long long)J->n_tokens_total, rate, eta);
     }
     fflush(stderr);
 }
@@ -71,7 +72,7 @@ static se_status gather(const se_job *J, se_doc_cache *cache, const se_batch *B,
 
 /* Rows of an encoded batch into the store, at their fixed offsets. */
 static se_status put_rows(se_job *J, const se_batch *B, const float *h, const int64_t *starts, float *pooled,
-                          int32_t *skips, se_error *err)
+                          int32_t *skips, uint16_t *half, se_error *err)
 {
     const int d = J->d;
     se_status ls = SE_OK;
@@ -80,8 +81,14 @@ static se_status put_rows(se_job *J, const se_batch *B, const float *h, const in
             const se_window *w = &J->win[J->order[B->first + i]];
             float *rows = (float *)h + (size_t)starts[i] * d;
             if (J->o->normalize) se_l2_normalize(rows, w->len, d);
-            ls = se_pwrite_full(J->store_fd, rows, (size_t)w->len * d * sizeof(float),
-                                J->store_hdr + w->tok_off * d * (int64_t)sizeof(float), J->store_path, err);
+            if (J->o->out_f16) {
+                se_rows_to_f16(half, rows, (size_t)w->len * d);
+                ls = se_pwrite_full(J->store_fd, half, (size_t)w->len * d * 2, J->store_hdr + w->tok_off * d * 2,
+                                    J->store_path, err);
+            } else {
+                ls = se_pwrite_full(J->store_fd, rows, (size_t)w->len * d * sizeof(float),
+                                    J->store_hdr + w->tok_off * d * (int64_t)sizeof(float), J->store_path, err);
+            }
         }
     } else {
         if (J->o->head) {
@@ -125,8 +132,10 @@ se_status se_encode_run(se_job *J, se_error *err)
     int64_t *starts = malloc((size_t)(max_count + 1) * sizeof *starts);
     float *pooled = malloc((size_t)max_count * (size_t)d * sizeof(float));
     int32_t *skips = calloc((size_t)max_count, sizeof *skips);
+    uint16_t *half = o->out_f16 && o->pooling == SE_POOL_NONE ? malloc((size_t)max_len * (size_t)d * sizeof *half) : NULL;
     se_pending pend = {.batch = malloc((size_t)(sync_k + 1) * sizeof(int64_t)), .cap = sync_k, .last = se_time_now()};
-    if (!todo || !ids || !types || !starts || !pooled || !skips || !pend.batch)
+    if (!todo || !ids || !types || !starts || !pooled || !skips || !pend.batch ||
+        (o->out_f16 && o->pooling == SE_POOL_NONE && !half))
         st = se_error_set(err, SE_ENOMEM, "cannot allocate batch buffers");
     if (!st) st = se_workspace_create(J->model, max_batch_tok, max_len, o->sp, &ws, err);
     /* counter: next index into todo, tokens done, documents done */
@@ -166,7 +175,7 @@ se_status se_encode_run(se_job *J, se_error *err)
         const float *h = NULL;
         if (!ls) ls = se_model_forward(J->model, ws, ids, types, starts, B->count, g->tp, o->sp, &h, NULL, err);
         if (!ls && g->tp_rank == 0) {
-            ls = put_rows(J, B, h, starts, pooled, skips, err);
+            ls = put_rows(J, B, h, starts, pooled, skips, half, err);
             if (!ls) pend.batch[pend.n++] = todo[k];
             if (!ls && (pend.n >= pend.cap || se_time_now() - pend.last >= sync_s)) ls = se_store_flush(J, &pend, err);
         }
@@ -204,7 +213,7 @@ se_status se_encode_run(se_job *J, se_error *err)
     se_counter_free(cnt);
     se_workspace_free(ws);
     se_doc_cache_free(&cache);
-    free(todo), free(ids), free(types), free(starts), free(pooled), free(skips), free(pend.batch);
+    free(todo), free(ids), free(types), free(starts), free(pooled), free(skips), free(pend.batch), free(half);
     J->t_encode = se_time_now() - t0;
     return st;
 }

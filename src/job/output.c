@@ -16,27 +16,46 @@ void se_job_path(char *buf, size_t cap, const char *prefix, const char *suffix)
     snprintf(buf, cap, "%s%s", prefix, suffix);
 }
 
+/* ids.txt: unit by unit in file order, each from its owner's part (read
+ * front to back: a rank's units are in file order too). A document without
+ * an id was written as "\L<line in its unit>" and becomes FILE:LINE here. */
 static se_status write_ids(se_job *J, se_error *err)
 {
     char out[4200], part[4200];
+    int P = J->g->world_size;
     se_job_path(out, sizeof out, J->o->output, ".ids.txt.tmp");
     FILE *f = fopen(out, "wb");
     if (!f) return se_error_set(err, SE_EIO, "%s: cannot create: %s", out, strerror(errno));
-    char buf[1 << 16];
-    se_status st = SE_OK;
-    for (int r = 0; r < J->g->world_size && !st; r++) {
+    FILE **parts = calloc((size_t)P, sizeof *parts);
+    se_status st = parts ? SE_OK : se_error_set(err, SE_ENOMEM, "cannot allocate");
+    for (int r = 0; r < P && !st; r++) {
         snprintf(part, sizeof part, "%s.ids.part%d", J->o->output, r);
-        FILE *p = fopen(part, "rb");
-        if (!p) {
-            st = se_error_set(err, SE_EIO, "%s: cannot open: %s", part, strerror(errno));
-            break;
-        }
-        size_t k;
-        while (!st && (k = fread(buf, 1, sizeof buf, p)) > 0)
-            if (fwrite(buf, 1, k, f) != k) st = se_error_set(err, SE_EIO, "%s: write failed: %s", out, strerror(errno));
-        if (!st && ferror(p)) st = se_error_set(err, SE_EIO, "%s: read failed", part);
-        fclose(p);
+        if (!(parts[r] = fopen(part, "rb"))) st = se_error_set(err, SE_EIO, "%s: cannot open: %s", part, strerror(errno));
     }
+    char *line = NULL, name[4400];
+    size_t cap = 0;
+    for (int u = 0; u < J->n_units && !st; u++) {
+        const se_unit *un = &J->units[u];
+        FILE *p = parts[un->owner];
+        for (int64_t left = un->id_bytes; left > 0 && !st;) {
+            ssize_t k = getline(&line, &cap, p);
+            if (k <= 0) {
+                st = se_error_set(err, SE_EIO, "%s.ids.part%d: ends early", J->o->output, un->owner);
+                break;
+            }
+            left -= k;
+            if (k > 2 && line[0] == '\\' && line[1] == 'L') {
+                snprintf(name, sizeof name, "%s:%lld", J->src[un->src].path, atoll(line + 2) + (long long)un->line_base);
+                if (se_job_put_id(f, name) != 0) st = se_error_set(err, SE_EIO, "%s: write failed: %s", out, strerror(errno));
+            } else if (fwrite(line, 1, (size_t)k, f) != (size_t)k) {
+                st = se_error_set(err, SE_EIO, "%s: write failed: %s", out, strerror(errno));
+            }
+        }
+    }
+    free(line);
+    for (int r = 0; parts && r < P; r++)
+        if (parts[r]) fclose(parts[r]);
+    free(parts);
     return se_stream_close(f, out, st, err);
 }
 
@@ -83,6 +102,14 @@ static se_status write_meta(se_job *J, const double *group_fig, double total, se
             J->cfg.d_model, J->cfg.n_heads, J->cfg.n_layers, J->cfg.d_ff, se_act_name(J->cfg.act), J->cfg.max_pos);
     fprintf(f, "  \"input\": ");
     json_str(f, J->src[0].path);
+    fprintf(f, ",\n  \"inputs\": {\"files\": %d, \"bytes\": %lld, \"list\": [", J->n_src, (long long)J->in_bytes);
+    for (int i = 0; i < J->n_src; i++) {
+        fprintf(f, "%s\n    {\"file\": ", i ? "," : "");
+        json_str(f, J->src[i].path);
+        fprintf(f, ", \"bytes\": %lld, \"format\": \"%s\", \"compression\": \"%s\"}", (long long)J->src[i].size,
+                J->src[i].tsv ? "tsv" : "jsonl", se_comp_name(J->src[i].comp));
+    }
+    fprintf(f, "\n  ]},\n  \"output_dtype\": \"%s\"", J->o->out_f16 ? "f16" : "f32");
     fprintf(f, ",\n  \"output_prefix\": ");
     json_str(f, o->output);
     fprintf(f,
@@ -111,7 +138,9 @@ static se_status write_meta(se_job *J, const double *group_fig, double total, se
                "is encoded as [CLS] [SEP]\",\n");
     fprintf(f, "  \"skipped\": [");
     for (int64_t i = 0; i < J->n_skips; i++) {
-        fprintf(f, "%s\n    {\"line\": %lld, \"reason\": ", i ? "," : "", (long long)J->skips[i].line);
+        fprintf(f, "%s\n    {\"file\": ", i ? "," : "");
+        json_str(f, J->src[J->skips[i].src].path);
+        fprintf(f, ", \"line\": %lld, \"reason\": ", (long long)J->skips[i].line);
         json_str(f, J->skips[i].reason);
         fputc('}', f);
     }
@@ -136,9 +165,9 @@ static se_status write_meta(se_job *J, const double *group_fig, double total, se
     fprintf(f, "\n  ],\n  \"slowest_group_busy_over_mean\": %.4f,\n", mean > 0 ? mx / mean : 1.0);
     fprintf(f,
             "  \"timings\": {\"index_seconds\": %.3f, \"encode_seconds\": %.3f, \"assemble_seconds\": %.3f, "
-            "\"total_seconds\": %.3f, \"tokens_per_s\": %.1f}\n}\n",
+            "\"total_seconds\": %.3f, \"tokens_per_s\": %.1f, \"index_mb_per_s_per_rank\": %.2f}\n}\n",
             J->t_index, J->t_encode, J->t_assemble, total,
-            J->t_encode > 0 ? (double)J->n_tokens_total / J->t_encode : 0.0);
+            J->t_encode > 0 ? (double)J->n_tokens_total / J->t_encode : 0.0, se_corpus_mb_per_s(J));
     return se_stream_close(f, path, SE_OK, err);
 }
 

@@ -92,6 +92,14 @@ se_status se_store_fingerprint(se_job *J, se_error *err)
     snprintf(fp->options + ol, sizeof fp->options - ol, " head=%016llx prompt=%016llx",
              o->head ? (unsigned long long)se_fnv1a64(SE_FNV_INIT, o->head->desc, strlen(o->head->desc)) : 0ULL,
              o->prompt ? (unsigned long long)se_fnv1a64(SE_FNV_INIT, o->prompt, strlen(o->prompt)) : 0ULL);
+    /* the field mapping and the output type */
+    uint64_t fh = se_fnv1a64(SE_FNV_INIT, o->id_field ? o->id_field : "id", strlen(o->id_field ? o->id_field : "id") + 1);
+    for (int i = 0; i < o->n_text_fields; i++) fh = se_fnv1a64(fh, o->text_fields[i], strlen(o->text_fields[i]) + 1);
+    fh = se_fnv1a64(fh, "|", 1);
+    for (int i = 0; i < o->n_tsv_columns; i++) fh = se_fnv1a64(fh, o->tsv_columns[i], strlen(o->tsv_columns[i]) + 1);
+    ol = strlen(fp->options);
+    snprintf(fp->options + ol, sizeof fp->options - ol, " fields=%016llx dtype=%s", (unsigned long long)fh,
+             o->out_f16 ? "f16" : "f32");
     fp->plan_hash = se_plan_hash(J->win, J->n_win, J->order, J->batches, J->n_batches);
     fp->n_batches = J->n_batches;
     se_status st = list_model_files(o->model_dir, "", fp, err);
@@ -110,7 +118,8 @@ se_status se_store_fingerprint(se_job *J, se_error *err)
     for (int i = 0; !st && i < fp->n_files; i++) fp->files[i].hash = (uint64_t)sum[i];
     if (!st) {
         se_fp_file *c = &fp->files[fp->n_files++];
-        snprintf(c->name, sizeof c->name, "the input %s", J->src[0].path);
+        if (J->n_src == 1) snprintf(c->name, sizeof c->name, "the input %.90s", J->src[0].path);
+        else snprintf(c->name, sizeof c->name, "the %d inputs (%.70s, ...)", J->n_src, J->src[0].path);
         c->hash = J->corpus_hash;
     }
     return se_dist_agree(J->g->world, st, err);
@@ -127,8 +136,9 @@ se_status se_store_open(se_job *J, se_error *err)
     int64_t rows = none ? J->n_tokens_total : J->n_win;
     char hdr[256];
     int64_t shape[2] = {rows, J->d};
-    J->store_hdr = none ? (int64_t)se_npy_header(hdr, sizeof hdr, "<f4", 2, shape) : 0;
-    int64_t store_bytes = J->store_hdr + rows * J->d * (int64_t)sizeof(float);
+    /* pooling none fills the final file in place, so in the output's dtype */
+    J->store_hdr = none ? (int64_t)se_npy_header(hdr, sizeof hdr, o->out_f16 ? "<f2" : "<f4", 2, shape) : 0;
+    int64_t store_bytes = J->store_hdr + rows * J->d * (none && o->out_f16 ? 2 : (int64_t)sizeof(float));
     if (g->world_rank == 0) {
         int found = 0;
         if (o->resume) st = se_journal_read(J->journal_path, &J->fp, J->done, &J->n_done_before, &found, err);

@@ -14,6 +14,8 @@
         split into windows of LEN tokens: max over all states, mean over all
         states, cls = LEN-weighted mean of each window's first state (1e-5)
   npytool.py colmean IN.npy OUT.npy        the mean of IN's rows, as a [1, d] array
+  npytool.py f16of F32.npy F16.npy         F16 ('<f2') is exactly F32 rounded to binary16 by
+                                           Python's struct 'e' (round half to even)
 """
 import array, ast, math, struct, sys
 
@@ -24,6 +26,8 @@ def load(path):
     assert data[:6] == b"\x93NUMPY", f"{path}: not a .npy file"
     hlen = struct.unpack("<H", data[8:10])[0]
     hdr = ast.literal_eval(data[10:10 + hlen].decode("latin1"))
+    if hdr["descr"] == "<f2":  # array has no half type: struct's 'e' (IEEE binary16)
+        return hdr["shape"], [v[0] for v in struct.iter_unpack("<e", data[10 + hlen:])]
     code = {"<f4": "f", "<i8": "q"}[hdr["descr"]]
     a = array.array(code)
     a.frombytes(data[10 + hlen:])
@@ -56,6 +60,14 @@ def main(argv):
         e = rel(a, b)
         print(f"{argv[2]} vs {argv[3]}: relative error {e:.3e}")
         return 0 if e <= float(argv[4]) else 1
+    if cmd == "f16of":
+        (sa, a), (sb, b) = load(argv[2]), load(argv[3])
+        with open(argv[3], "rb") as f:
+            is_f2 = b"'<f2'" in f.read(128)
+        want = [struct.unpack("<e", struct.pack("<e", x))[0] for x in a]
+        bad = sum(1 for x, y in zip(want, b) if x != y)
+        print(f"{argv[3]}: <f2 {is_f2}, {len(b)} values, {bad} differ from {argv[2]} rounded to nearest even")
+        return 0 if is_f2 and tuple(sa) == tuple(sb) and bad == 0 else 1
     if cmd == "rows":
         print(load(argv[2])[0])
         return 0

@@ -124,6 +124,99 @@ static void test_refusals(void **state)
 
 /* Invalid UTF-8 is replaced by U+FFFD per maximal ill-formed subpart (as
  * Python's and Rust's lossy decoders do) and counted; the document parses. */
+/* Field mapping (issue 13): BEIR's _id + title + text, dotted paths, C4
+ * lines without an id, TSV lines. */
+static void test_fields(void **state)
+{
+    (void)state;
+    se_doc d;
+    se_error err;
+    const char *tf[] = {"title", "text"};
+    se_doc_fields beir = {.id_field = "_id", .text_fields = tf, .n_text = 2, .id_optional = 1};
+#define P(l, f) se_doc_parse_fields(l, strlen(l), "c.jsonl:3", f, &d, &err)
+    assert_int_equal(P("{\"_id\": \"b1\", \"title\": \"A title\", \"text\": \"the body\"}", &beir), SE_OK);
+    assert_string_equal(d.id, "b1");
+    assert_string_equal(d.text, "A title the body");
+    se_doc_free(&d);
+    /* missing, null or empty parts add nothing, and no stray space */
+    assert_int_equal(P("{\"_id\": 4, \"title\": \"\", \"text\": \"body\"}", &beir), SE_OK);
+    assert_string_equal(d.text, "body");
+    se_doc_free(&d);
+    assert_int_equal(P("{\"_id\": 4, \"title\": \"only\", \"text\": null}", &beir), SE_OK);
+    assert_string_equal(d.text, "only");
+    se_doc_free(&d);
+    assert_int_equal(P("{\"_id\": 4, \"title\": \"\", \"text\": \"\"}", &beir), SE_OK);
+    assert_string_equal(d.text, "");
+    assert_int_equal((int)d.text_len, 0);
+    se_doc_free(&d);
+    /* no id (C4): allowed when optional, the id stays NULL */
+    assert_int_equal(P("{\"text\": \"c4 page\", \"url\": \"http://x\"}", &beir), SE_OK);
+    assert_null(d.id);
+    assert_string_equal(d.text, "c4 page");
+    se_doc_free(&d);
+    se_doc_fields req = {.id_field = "_id"};
+    assert_int_equal(P("{\"id\": \"x\", \"text\": \"t\"}", &req), SE_EFORMAT);
+    assert_non_null(strstr(err.msg, "missing \"_id\""));
+    /* dotted paths reach nested keys; a key with a dot in it is found as a whole first */
+    const char *nt[] = {"body.main"};
+    se_doc_fields nested = {.id_field = "meta.doc.id", .text_fields = nt, .n_text = 1};
+    assert_int_equal(P("{\"meta\": {\"doc\": {\"id\": 77}}, \"body\": {\"main\": \"deep\"}}", &nested), SE_OK);
+    assert_string_equal(d.id, "77");
+    assert_string_equal(d.text, "deep");
+    se_doc_free(&d);
+    assert_int_equal(P("{\"meta.doc.id\": \"flat\", \"body.main\": \"t\"}", &nested), SE_OK);
+    assert_string_equal(d.id, "flat");
+    se_doc_free(&d);
+    assert_int_equal(P("{\"meta\": {\"doc\": 1}, \"body\": {\"main\": \"t\"}}", &nested), SE_EFORMAT);
+    assert_int_equal(P("{\"_id\": \"a\", \"title\": 3}", &beir), SE_EFORMAT);
+    assert_non_null(strstr(err.msg, "\"title\" must be a string"));
+    assert_int_equal(P("{\"_id\": \"a\", \"url\": \"u\"}", &beir), SE_EFORMAT);
+    assert_non_null(strstr(err.msg, "none of the text fields"));
+#undef P
+}
+
+static void test_tsv(void **state)
+{
+    (void)state;
+    se_doc d;
+    se_error err;
+#define T(l, f) se_doc_parse_tsv(l, strlen(l), "c.tsv:9", f, &d, &err)
+    assert_int_equal(T("7067032\tThe presence of communication", NULL), SE_OK);
+    assert_string_equal(d.id, "7067032");
+    assert_string_equal(d.text, "The presence of communication");
+    se_doc_free(&d);
+    assert_int_equal(T("x\t", NULL), SE_OK); /* empty text: an empty document */
+    assert_string_equal(d.text, "");
+    se_doc_free(&d);
+    assert_int_equal(T("no tab here", NULL), SE_EFORMAT);
+    assert_non_null(strstr(err.msg, "c.tsv:9: no tab"));
+    assert_int_equal(T("\tsome text", NULL), SE_EFORMAT);
+    assert_non_null(strstr(err.msg, "empty id"));
+    /* named columns: BEIR-like title and text out of three */
+    const char *cols[] = {"pid", "title", "text"}, *tf[] = {"title", "text"};
+    se_doc_fields f = {.id_field = "pid", .text_fields = tf, .n_text = 2, .tsv_columns = cols, .n_tsv = 3};
+    assert_int_equal(T("p1\tTitle\tBody text", &f), SE_OK);
+    assert_string_equal(d.id, "p1");
+    assert_string_equal(d.text, "Title Body text");
+    se_doc_free(&d);
+    assert_int_equal(T("p2\tOnly title", &f), SE_OK); /* a column the line lacks is missing */
+    assert_string_equal(d.text, "Only title");
+    se_doc_free(&d);
+    /* no id column named: the id stays NULL (the job writes FILE:LINE) */
+    const char *c2[] = {"title", "text"};
+    se_doc_fields noid = {.tsv_columns = c2, .n_tsv = 2, .text_fields = tf, .n_text = 2};
+    assert_int_equal(T("A\tB", &noid), SE_OK);
+    assert_null(d.id);
+    assert_string_equal(d.text, "A B");
+    se_doc_free(&d);
+    /* invalid UTF-8 is repaired and counted, as in JSON lines */
+    assert_int_equal(T("u\tcaf\xc3 ok", NULL), SE_OK);
+    assert_int_equal((int)d.n_invalid_utf8, 1);
+    assert_string_equal(d.text, "caf\xef\xbf\xbd ok");
+    se_doc_free(&d);
+#undef T
+}
+
 static void test_invalid_utf8(void **state)
 {
     (void)state;
@@ -154,6 +247,8 @@ int main(void)
         cmocka_unit_test(test_token_docs),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_tsv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

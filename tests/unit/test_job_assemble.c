@@ -64,8 +64,36 @@ static void test_combine_matches_token_states(void **state)
     free(tok);
 }
 
+/* --output-dtype f16: IEEE 754-2008 binary16 bit patterns (the values are
+ * from the standard's format: 1 sign, 5 exponent, 10 fraction bits, bias 15). */
+static void test_f16_round_to_nearest_even(void **state)
+{
+    (void)state;
+    const float in[] = {0.0f, -0.0f, 1.0f, -2.0f, 65504.0f, 65519.0f, 65520.0f, 1e10f, INFINITY, -INFINITY,
+                        1.0f + 0x1p-11f,       /* halfway between 1 and 1+2^-10: to even (1) */
+                        1.0f + 3 * 0x1p-11f,   /* halfway, odd below: up to 1+2^-9 */
+                        1.0f + 0x1p-11f + 0x1p-20f, /* just past halfway: up */
+                        0x1p-14f,              /* smallest normal */
+                        0x1p-24f,              /* smallest subnormal */
+                        0x1p-25f,              /* halfway to 0: to even (0) */
+                        3 * 0x1p-25f,          /* halfway between 1 and 2 steps: to even (2) */
+                        0x1p-14f - 0x1p-25f,   /* halfway below the smallest normal: up to it */
+                        0.1f, 1e-8f};
+    const uint16_t want[] = {0x0000, 0x8000, 0x3c00, 0xc000, 0x7bff, 0x7bff, 0x7c00, 0x7c00, 0x7c00, 0xfc00,
+                             0x3c00, 0x3c02, 0x3c01, 0x0400, 0x0001, 0x0000, 0x0002, 0x0400, 0x2e66, 0x0000};
+    size_t n = sizeof in / sizeof in[0];
+    uint16_t got[32];
+    se_rows_to_f16(got, in, n);
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != want[i]) fail_msg("f16(%a) = 0x%04x, want 0x%04x", (double)in[i], got[i], want[i]);
+    float nan = NAN;
+    se_rows_to_f16(got, &nan, 1);
+    assert_true((got[0] & 0x7c00) == 0x7c00 && (got[0] & 0x3ff) != 0);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_combine_matches_token_states)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_combine_matches_token_states),
+                                       cmocka_unit_test(test_f16_round_to_nearest_even)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
