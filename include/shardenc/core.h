@@ -92,6 +92,53 @@ se_status se_file_tmp_name(char *buf, size_t cap, const char *path, se_error *er
  * checked, f closed in every case. A prior error st is returned unchanged. */
 se_status se_stream_close(FILE *f, const char *path, se_status st, se_error *err);
 
+/* UTF-8, the one decoder of the project (io's JSONL repair and the
+ * tokenizer use it). se_utf8_decode: the code point of the sequence at
+ * p[0..n), n >= 1, p[0] >= 0x80, and its length in *adv; an ill-formed
+ * sequence gives -1 with *adv = the length of its maximal subpart (Unicode
+ * §3.9, Table 3-7: the practice of Rust's from_utf8_lossy, Python's
+ * errors="replace" and WHATWG). Inline: the tokenizer calls it per code point. */
+static inline int32_t se_utf8_decode(const uint8_t *p, size_t n, size_t *adv)
+{
+    uint8_t b = p[0], lo = 0x80, hi = 0xBF;
+    int need;
+    int32_t c;
+    if (b >= 0xC2 && b <= 0xDF) {
+        need = 1;
+        c = b & 0x1F;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+        need = 2;
+        c = b & 0x0F;
+        if (b == 0xE0) lo = 0xA0;
+        if (b == 0xED) hi = 0x9F; /* no surrogates */
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        need = 3;
+        c = b & 0x07;
+        if (b == 0xF0) lo = 0x90;
+        if (b == 0xF4) hi = 0x8F;
+    } else {
+        *adv = 1;
+        return -1;
+    }
+    for (int k = 1; k <= need; k++) {
+        if ((size_t)k >= n || p[k] < lo || p[k] > hi) {
+            *adv = (size_t)k;
+            return -1;
+        }
+        lo = 0x80;
+        hi = 0xBF;
+        c = (c << 6) | (p[k] & 0x3F);
+    }
+    *adv = (size_t)need + 1;
+    return c;
+}
+/* se_utf8_count_invalid: the number of ill-formed subsequences (maximal
+ * subparts) in s[0..len), 0 if it is valid UTF-8. se_utf8_repair: copies s to
+ * out with each of them replaced by U+FFFD (EF BF BD); out must hold 3*len
+ * bytes; returns the output length. */
+size_t se_utf8_count_invalid(const char *s, size_t len);
+size_t se_utf8_repair(const char *s, size_t len, char *out);
+
 /* FNV-1a, 64 bit (http://www.isthe.com/chongo/tech/comp/fnv/): h = (h ^ byte) * 2^40+2^8+0xb3.
  * Chain calls by passing the previous value; start with SE_FNV_INIT. */
 #define SE_FNV_INIT 14695981039346656037ULL /* the FNV-64 offset basis, 0xcbf29ce484222325 */

@@ -63,12 +63,6 @@ void se_ids_free(se_ids *v);
 se_status se_tok_encode(const se_tokenizer *t, const char *text, size_t len, int add_special, se_ids *out,
                         size_t *n_invalid, se_error *err);
 
-/* UTF-8 helpers (the same decoder as se_tok_encode). se_utf8_count_invalid:
- * the number of ill-formed subsequences (maximal subparts, Unicode §3.9) in
- * s[0..len), 0 if it is valid UTF-8. se_utf8_repair: copies s to out with
- * each of them replaced by U+FFFD (EF BF BD); out must hold 3*len bytes;
- * returns the output length. */
-size_t se_utf8_count_invalid(const char *s, size_t len);
-size_t se_utf8_repair(const char *s, size_t len, char *out);
+/* se_utf8_count_invalid / se_utf8_repair (core.h) use the same decoder as se_tok_encode. */
 
 #endif

@@ -165,53 +165,6 @@ static se_status parse_obj(json_t *root, const char *where, const se_doc_fields 
     return SE_OK;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (Unicode Table 3-7), or, if
- * ill-formed, minus the length of its maximal subpart (at least 1). */
-static int utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    int need;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) need = 1;
-    else if (c == 0xE0) need = 2, lo = 0xA0;
-    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) need = 2;
-    else if (c == 0xED) need = 2, hi = 0x9F;
-    else if (c == 0xF0) need = 3, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) need = 3;
-    else if (c == 0xF4) need = 3, hi = 0x8F;
-    else return -1;
-    for (int i = 1; i <= need; i++) {
-        if ((size_t)i >= n) return -i;
-        unsigned b = s[i];
-        if (b < lo || b > hi) return -i;
-        lo = 0x80, hi = 0xBF;
-    }
-    return need + 1;
-}
-
-/* With out == NULL: the number of replacements; else writes the repaired
- * bytes (room for 3·len) and returns their length. The tokenizer has the same
- * decoder (text.h); io may not depend on text, so the line gets its own. */
-static size_t utf8_repair(const char *in, size_t len, char *out)
-{
-    const unsigned char *s = (const unsigned char *)in;
-    size_t i = 0, o = 0, bad = 0;
-    while (i < len) {
-        int k = utf8_seq(s + i, len - i);
-        if (k > 0) {
-            if (out) memcpy(out + o, s + i, (size_t)k);
-            o += (size_t)k, i += (size_t)k;
-        } else {
-            /* each maximal ill-formed subpart becomes one U+FFFD, as Python's
-             * and Rust's lossy decoders do */
-            if (out) memcpy(out + o, "\xEF\xBF\xBD", 3);
-            o += 3, i += (size_t)-k, bad++;
-        }
-    }
-    return out ? o : bad;
-}
-
 /* Invalid UTF-8 never fails a document: it is replaced, counted, and the
  * tokenizer then drops U+FFFD as Hugging Face's does. *fixed is the repaired
  * copy to free (or NULL when the line was well-formed). */
@@ -219,11 +172,11 @@ static se_status repair_line(const char **line, size_t *len, char **fixed, size_
                              se_error *err)
 {
     *fixed = NULL;
-    *bad = utf8_repair(*line, *len, NULL);
+    *bad = se_utf8_count_invalid(*line, *len);
     if (!*bad) return SE_OK;
     if (!(*fixed = malloc(*len * 3 + 1)))
         return se_error_set(err, SE_ENOMEM, "%s: cannot allocate %zu bytes", where, *len * 3 + 1);
-    *len = utf8_repair(*line, *len, *fixed);
+    *len = se_utf8_repair(*line, *len, *fixed);
     *line = *fixed;
     return SE_OK;
 }

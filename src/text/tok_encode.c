@@ -245,45 +245,6 @@ static void normalize_cp(enc_state *s, int32_t c)
     }
 }
 
-/* Decodes one UTF-8 sequence at s[0..n), n >= 1, s[0] >= 0x80. Ill-formed
- * input yields U+FFFD per maximal subpart (Unicode §3.9, the practice of
- * Rust's from_utf8_lossy, Python's errors="replace" and WHATWG). */
-static inline int32_t decode_utf8(const uint8_t *p, size_t n, size_t *adv)
-{
-    uint8_t b = p[0];
-    int need;
-    uint8_t lo = 0x80, hi = 0xBF;
-    int32_t c;
-    if (b >= 0xC2 && b <= 0xDF) {
-        need = 1;
-        c = b & 0x1F;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        need = 2;
-        c = b & 0x0F;
-        if (b == 0xE0) lo = 0xA0;
-        if (b == 0xED) hi = 0x9F; /* no surrogates */
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        need = 3;
-        c = b & 0x07;
-        if (b == 0xF0) lo = 0x90;
-        if (b == 0xF4) hi = 0x8F;
-    } else {
-        *adv = 1;
-        return -1;
-    }
-    for (int k = 1; k <= need; k++) {
-        if ((size_t)k >= n || p[k] < lo || p[k] > hi) {
-            *adv = (size_t)k;
-            return -1;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-        c = (c << 6) | (p[k] & 0x3F);
-    }
-    *adv = (size_t)need + 1;
-    return c;
-}
-
 /* Longest added token starting at p, or NULL. */
 static inline const se_tok_added *match_added(const se_tokenizer *t, const char *p, size_t n)
 {
@@ -355,7 +316,7 @@ se_status se_tok_encode(const se_tokenizer *t, const char *text, size_t len, int
             continue;
         }
         size_t adv;
-        int32_t c = decode_utf8(p + i, len - i, &adv);
+        int32_t c = se_utf8_decode(p + i, len - i, &adv);
         i += adv;
         if (c < 0) {
             bad++;
@@ -402,42 +363,4 @@ se_status se_tok_encode(const se_tokenizer *t, const char *text, size_t len, int
     if (n_invalid) *n_invalid = bad;
     if (s.oom) return se_error_set(err, SE_ENOMEM, "se_tok_encode: out of memory for %zu ids", out->n);
     return SE_OK;
-}
-
-size_t se_utf8_count_invalid(const char *s, size_t len)
-{
-    const uint8_t *p = (const uint8_t *)s;
-    size_t bad = 0, i = 0;
-    while (i < len) {
-        if (p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t adv;
-        if (decode_utf8(p + i, len - i, &adv) < 0) bad++;
-        i += adv;
-    }
-    return bad;
-}
-
-size_t se_utf8_repair(const char *s, size_t len, char *out)
-{
-    const uint8_t *p = (const uint8_t *)s;
-    size_t o = 0, i = 0;
-    while (i < len) {
-        if (p[i] < 0x80) {
-            out[o++] = (char)p[i++];
-            continue;
-        }
-        size_t adv;
-        if (decode_utf8(p + i, len - i, &adv) < 0) {
-            memcpy(out + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-        } else {
-            memcpy(out + o, s + i, adv);
-            o += adv;
-        }
-        i += adv;
-    }
-    return o;
 }
