@@ -98,7 +98,7 @@ void se_recipe_describe(const se_recipe *r, const se_model_config *cfg, char *bu
                  cfg->global_every > 1 ? "" : ", every layer global)");
     if (r->pos == SE_POS_ROPE && cfg->global_every > 1)
         snprintf(rope + strlen(rope), sizeof rope - strlen(rope),
-                 ", %g local; every %d-th layer global, the others a %d-token window)", cfg->rope_theta_local,
+                 ", %g local; layer l global iff l %% %d == 0, the others a %d-token window)", cfg->rope_theta_local,
                  cfg->global_every, cfg->local_window);
     snprintf(buf, cap,
              "family %s: positions %s%s%s, %s layers, %s FFN (%s), embeddings %s (width %d), specials %s", r->family,
