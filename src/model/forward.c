@@ -363,12 +363,21 @@ se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *i
 
 double se_model_flops(const se_model_config *cfg, const int64_t *seq_start, int n_seq, int n_layers)
 {
-    /* Per token per layer: QKV 6d², Wo 2d², FFN 4·d·d_ff (= 16d² for d_ff = 4d),
-     * attention QKᵀ and P·V 4·n·d. With d_ff = 4d this is the 24d² + 4nd of the issue. */
-    double d = cfg->d_model, f = 0;
-    for (int s = 0; s < n_seq; s++) {
-        double len = (double)(seq_start[s + 1] - seq_start[s]);
-        f += len * (8 * d * d + 4 * d * cfg->d_ff + 4 * len * d);
+    /* Per token per layer: QKV 6d², Wo 2d², FFN 4·d·d_ff (6·d·d_ff gated: W1 has
+     * both halves), attention QKᵀ and P·V 4·k·d with k the keys a query sees
+     * (n, or at most 2w+1 in a local layer). With d_ff = 4d this is the
+     * 24d² + 4nd of the issue. */
+    const se_recipe *R = se_recipe_of(cfg);
+    double d = cfg->d_model, ffn = (R->ffn == SE_FFN_GATED ? 6 : 4) * d * cfg->d_ff, f = 0;
+    for (int l = 0; l < n_layers; l++) {
+        int w;
+        double theta;
+        se_recipe_layer_attn(R, cfg, l, &w, &theta);
+        for (int s = 0; s < n_seq; s++) {
+            double len = (double)(seq_start[s + 1] - seq_start[s]);
+            double keys = w > 0 && 2.0 * w + 1 < len ? 2.0 * w + 1 : len;
+            f += len * (8 * d * d + ffn + 4 * keys * d);
+        }
     }
-    return f * n_layers;
+    return f;
 }
