@@ -94,7 +94,7 @@ float se_bf16_to_f32(uint16_t h);
  * recipe (model.h, se_recipe). roberta, xlm-roberta and camembert share one. */
 typedef enum {
     SE_ARCH_BERT = 0, SE_ARCH_VANILLA, SE_ARCH_ROBERTA, SE_ARCH_DISTILBERT, SE_ARCH_ELECTRA, SE_ARCH_MPNET,
-    SE_ARCH_COUNT
+    SE_ARCH_MODERNBERT, SE_ARCH_COUNT
 } se_arch;
 typedef enum { SE_ACT_GELU_ERF = 0, SE_ACT_GELU_TANH, SE_ACT_RELU } se_act;
 typedef enum { SE_SIN_INTERLEAVED = 0, SE_SIN_CONCAT } se_sin_layout;
@@ -118,6 +118,11 @@ typedef struct {
     se_sin_layout sin_layout;
     double sin_base;         /* sinusoidal_base, default 10000 */
     int scale_embedding;     /* x sqrt(d_model), default true */
+    /* RoPE families (ModernBERT, issue 12) */
+    double rope_theta;       /* global_rope_theta (or rope_parameters.full_attention.rope_theta) */
+    double rope_theta_local; /* local_rope_theta (or rope_parameters.sliding_attention.rope_theta) */
+    int global_every;        /* global_attn_every_n_layers: layer l is global iff l % it == 0; 0 = all global */
+    int local_window;        /* local_attention: a local layer's query i sees keys |i-j| <= local_window/2 */
 } se_model_config;
 
 /* Parses config.json. Missing keys take the family's Hugging Face config

@@ -89,6 +89,17 @@ float se_gelu_tanh_ref(float x);
 void se_vexp(float *y, const float *x, size_t n);
 void se_verf(float *y, const float *x, size_t n);
 
+/* RoPE in place on the first n_heads·d_head columns of x [n_tok, ld] (q or k
+ * of the local heads): for token t at position p within its sequence and each
+ * head, pairs (i, i + d_head/2) rotate by cos/sin[p, i] (rotate_half, the
+ * GPT-NeoX layout); cs and sn are [>= longest sequence, d_head/2]. */
+void se_rope_apply(float *x, int ld, const int64_t *seq_start, int n_seq, int n_heads, int d_head, const float *cs,
+                   const float *sn);
+/* Gated FFN epilogue in place on h [rows, 2·nf] (row stride ld): the first nf
+ * columns become act(h[:, a]) ⊙ h[:, b], where a is the activated half
+ * (act_half 0: columns 0..nf-1, else nf..2nf-1) and b the other. */
+void se_gated_act(float *h, int rows, int nf, int ld, int act_half, int act);
+
 /* Row softmax in place over [rows, n] (tests and small paths). */
 void se_softmax_rows(float *x, int rows, int n);
 
@@ -112,8 +123,12 @@ void se_attention(float *out, int ldo, const float *q, int ldq, const float *k, 
  * h is the local head index. NULL bias = se_attention. Runs the sgemm tiles
  * (the AVX-512 d_head 64 path takes no bias yet). */
 typedef struct {
-    const float *bias;
+    const float *bias; /* NULL = no additive bias (window only) */
     int ld, center;
+    /* > 0: sliding window, query i sees only keys |j - i| <= window (ModernBERT's
+     * local layers); key blocks wholly outside are never visited, so a layer
+     * costs O(n·window). 0 = every key. */
+    int window;
 } se_att_bias;
 void se_attention_biased(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
                          const int64_t *seq_start, int n_seq, int n_heads, int d_head, float scale,

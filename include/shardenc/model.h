@@ -14,9 +14,9 @@
  * A family is data (DESIGN.md, "Families are data"): one forward reads these
  * axes and one loader reads these names; adding a family is one small file
  * src/model/family_<name>.c holding its se_recipe, plus its reference test.
- * Axes values that no family uses yet (pre-LN, RoPE, ALiBi, gated FFN, local
- * layers: issue 12) are named here so the table has their place; a recipe that
- * uses one the forward does not implement is refused by se_recipe_check. */
+ * Pre-LN, RoPE, gated FFNs and local (sliding-window) layers run (ModernBERT,
+ * issue 12); ALiBi is named here so the table has its place, and a recipe that
+ * uses an axis the forward does not implement is refused by se_recipe_check. */
 typedef enum {
     SE_POS_LEARNED = 0,    /* E_pos[p], p = 0.. (BERT, DistilBERT, ELECTRA) */
     SE_POS_LEARNED_OFFSET, /* E_pos[pad+1+#non-pad before], pad tokens at E_pos[pad] (RoBERTa) */
@@ -31,11 +31,16 @@ typedef enum {
     SE_ATTB_REL_BUCKETS, /* + E_rel[bucket(j-i), h], one table shared by all layers (MPNet) */
     SE_ATTB_ALIBI,       /* - m_h·|i-j|, slopes by global head index (issue 12) */
 } se_attb_kind;
+/* Post-LN: x = LN(x + f(x)). Pre-LN: x = x + f(LN(x)), and a final LN after
+ * the last layer (recipe final_ln_g). */
 typedef enum { SE_NORM_POST = 0, SE_NORM_PRE } se_norm_place;
+/* Dense: W2·act(W1·x). Gated (GeGLU/SwiGLU): W1 is [2·d_ff, d], halves a and b;
+ * W2·(act(a·x) ⊙ (b·x)), the activated half first or second (gate_act_half). */
 typedef enum { SE_FFN_DENSE = 0, SE_FFN_GATED } se_ffn_kind;
 
 /* Tensor names of one layer (printf formats taking the layer index). Q, K, V
- * apart, or fused: row blocks j·d of one [3d, d] tensor named by qkv_w[0]. */
+ * apart, or fused: row blocks j·d of one [3d, d] tensor named by qkv_w[0].
+ * A NULL bias name = a bias-free linear or norm (ModernBERT). */
 typedef struct {
     const char *qkv_w[3], *qkv_b[3];
     int fused;
@@ -55,6 +60,9 @@ typedef struct {
     se_attb_kind attn_bias;
     se_norm_place norm;
     se_ffn_kind ffn;
+    int gate_act_half;           /* SE_FFN_GATED: the half of W1 that goes through act (0 first, 1 second) */
+    int no_attn_norm_layer0;     /* pre-LN: layer 0 feeds x to attention unnormalised (ModernBERT) */
+    const char *final_ln_g, *final_ln_b; /* pre-LN: the norm after the last layer */
     int emb_scale_sqrt_d;        /* x = E_tok·√d (vanilla, from scale_embedding) */
     const char *specials;        /* what a text window is wrapped in, for info */
 } se_recipe;
@@ -69,6 +77,9 @@ void se_recipe_describe(const se_recipe *r, const se_model_config *cfg, char *bu
  * longest sequence the position table allows (0 = unlimited). */
 int se_recipe_first_pos(const se_recipe *r, const se_model_config *cfg);
 int se_recipe_padding_idx(const se_recipe *r, const se_model_config *cfg);
+/* Layer l's attention under cfg: *window = 0 for global, else the half-width
+ * (query i sees keys |i-j| <= window); *theta its RoPE base. */
+void se_recipe_layer_attn(const se_recipe *r, const se_model_config *cfg, int l, int *window, double *theta);
 /* MPNet's bucket of a key-minus-query distance (0..31). */
 int se_recipe_rel_bucket(int rel);
 int64_t se_recipe_max_len(const se_recipe *r, const se_model_config *cfg);
@@ -87,6 +98,7 @@ se_status se_shard_plan(const se_model_config *cfg, int tp_rank, int tp_size, se
  *   wqkv [3·nh·d_head, d_model]  rows: local Q heads, then K, then V  (column-parallel)
  *   wo   [d_model, nh·d_head]    the matching columns of Wo           (row-parallel)
  *   w1   [nf, d_model]           local FFN units                      (column-parallel)
+ *        [2·nf, d_model]         gated: rows f0.. of each half, activated half first
  *   w2   [d_model, nf]           the matching columns of W2           (row-parallel)
  * bo and b2 are replicated and added once, after the reduction. The
  * handles pack the four matrices once for the GEMM backend (se_weight_pack:
@@ -111,6 +123,11 @@ typedef struct {
     float *type_emb; /* [type_vocab, e] or NULL */
     float *emb_ln_g, *emb_ln_b; /* [e] or NULL */
     float *emb_proj_w, *emb_proj_b; /* [d, e], [d] (ELECTRA with e != d) or NULL */
+    float *final_ln_g, *final_ln_b; /* [d] pre-LN families, or NULL */
+    float *zeros;        /* [max(d, e)] the beta of bias-free norms */
+    float *rope_cs;      /* RoPE: per distinct theta t, [rope_rows, d_head/2] cos then the same of sin */
+    int rope_rows;       /* positions tabulated (the longest sequence the model allows) */
+    double rope_theta[2];/* global, local */
     float *rel_emb;      /* [rel_buckets, nh] the local heads' columns of the relative bias table, or NULL */
     float *att_bias;     /* [nh, 2·att_center+1] score bias by distance j-i for the local heads, or NULL */
     int att_center;      /* longest sequence - 1 */

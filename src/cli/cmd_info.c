@@ -63,7 +63,10 @@ int se_cmd_info(int argc, char **argv)
            c.model_type, c.d_model, c.n_heads, c.d_model / c.n_heads, c.d_ff, c.n_layers, c.vocab_size,
            se_act_name(c.act), c.ln_eps);
     printf("recipe: %s\n", rd);
-    if (R->pos != SE_POS_SINUSOIDAL)
+    if (R->pos == SE_POS_ROPE)
+        printf("positions: RoPE on q and k (tables in double), up to %lld tokens per sequence\n",
+               (long long)se_recipe_max_len(R, &c));
+    else if (R->pos != SE_POS_SINUSOIDAL)
         printf("positions: learned from index %d, up to %lld tokens per sequence\n", se_recipe_first_pos(R, &c),
                (long long)se_recipe_max_len(R, &c));
     else

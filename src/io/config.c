@@ -79,6 +79,77 @@ static se_status get_str(json_t *root, const char *name, const char *key, const 
     return SE_OK;
 }
 
+static se_status get_bool(json_t *root, const char *name, const char *key, int *out, se_error *err)
+{
+    json_t *v = json_object_get(root, key);
+    if (!v) return SE_OK;
+    if (!json_is_boolean(v))
+        return se_error_set(err, SE_EFORMAT, "%s: %s must be true or false, found %s", name, key,
+                            se_io_json_type_name(v));
+    *out = json_is_true(v);
+    return SE_OK;
+}
+
+/* ModernBertConfig's RoPE and alternation keys, in both formats: the older
+ * global_rope_theta / local_rope_theta, and the newer layer_types with
+ * rope_parameters per type ({"full_attention": {"rope_theta": ..}, ...}).
+ * ModernBertAttention.__init__ makes layer l local iff
+ * l % global_attn_every_n_layers != 0 and takes its theta from
+ * rope_parameters[layer_types[l]], so a layer_types list that disagrees with
+ * that rule is refused rather than guessed. Biases (attention_bias, mlp_bias,
+ * norm_bias) are refused when true: the released checkpoints have none. */
+static se_status parse_modernbert(json_t *root, const char *name, se_model_config *cfg, se_error *err)
+{
+    se_status st;
+    static const char *const biases[] = {"attention_bias", "mlp_bias", "norm_bias"};
+    for (int i = 0; i < 3; i++) {
+        int b = 0;
+        if ((st = get_bool(root, name, biases[i], &b, err))) return st;
+        if (b)
+            return se_error_set(err, SE_EUNSUPPORTED, "%s: %s = true is not supported for modernbert (supported: false)",
+                                name, biases[i]);
+    }
+    if ((st = get_int(root, name, "global_attn_every_n_layers", 1, 1000, &cfg->global_every, NULL, err))) return st;
+    if ((st = get_int(root, name, "local_attention", 0, 1 << 24, &cfg->local_window, NULL, err))) return st;
+    if ((st = get_num(root, name, "global_rope_theta", 0.0, 1e12, &cfg->rope_theta, err))) return st;
+    if ((st = get_num(root, name, "local_rope_theta", 0.0, 1e12, &cfg->rope_theta_local, err))) return st;
+    json_t *rp = json_object_get(root, "rope_parameters");
+    if (rp && !json_is_null(rp)) {
+        static const char *const types[2] = {"full_attention", "sliding_attention"};
+        double *theta[2] = {&cfg->rope_theta, &cfg->rope_theta_local};
+        for (int i = 0; i < 2; i++) {
+            json_t *t = json_is_object(rp) ? json_object_get(rp, types[i]) : NULL;
+            if (!t) continue;
+            char key[64];
+            snprintf(key, sizeof key, "rope_parameters.%s", types[i]);
+            const char *rt = NULL;
+            if (!json_is_object(t) || (st = get_str(t, name, "rope_type", &rt, err)))
+                return st ? st : se_error_set(err, SE_EFORMAT, "%s: %s must be an object", name, key);
+            if (rt && strcmp(rt, "default"))
+                return se_error_set(err, SE_EUNSUPPORTED, "%s: %s.rope_type '%.60s' is not supported (supported: default)",
+                                    name, key, rt);
+            if ((st = get_num(t, name, "rope_theta", 0.0, 1e12, theta[i], err))) return st;
+        }
+    }
+    json_t *lt = json_object_get(root, "layer_types");
+    if (lt && !json_is_null(lt)) {
+        if (!json_is_array(lt) || (int)json_array_size(lt) != cfg->n_layers)
+            return se_error_set(err, SE_EFORMAT, "%s: layer_types must be a list of num_hidden_layers = %d strings",
+                                name, cfg->n_layers);
+        for (int l = 0; l < cfg->n_layers; l++) {
+            const char *s = json_string_value(json_array_get(lt, (size_t)l));
+            int local = l % cfg->global_every != 0;
+            if (!s || strcmp(s, local ? "sliding_attention" : "full_attention"))
+                return se_error_set(err, SE_EUNSUPPORTED,
+                                    "%s: layer_types[%d] = '%.40s', but global_attn_every_n_layers = %d makes layer %d "
+                                    "%s (ModernBertAttention windows by that rule)",
+                                    name, l, s ? s : "(not a string)", cfg->global_every, l,
+                                    local ? "sliding_attention" : "full_attention");
+        }
+    }
+    return SE_OK;
+}
+
 static se_status parse_root(json_t *root, const char *name, se_model_config *cfg, se_error *err)
 {
     se_status st;
@@ -102,22 +173,22 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
     } types[] = {
         {"bert", SE_ARCH_BERT},           {"roberta", SE_ARCH_ROBERTA},       {"xlm-roberta", SE_ARCH_ROBERTA},
         {"camembert", SE_ARCH_ROBERTA},   {"distilbert", SE_ARCH_DISTILBERT}, {"electra", SE_ARCH_ELECTRA},
-        {"mpnet", SE_ARCH_MPNET},         {"vanilla_transformer", SE_ARCH_VANILLA},
+        {"mpnet", SE_ARCH_MPNET},         {"vanilla_transformer", SE_ARCH_VANILLA}, {"modernbert", SE_ARCH_MODERNBERT},
     };
     size_t ti = 0, nt = sizeof types / sizeof types[0];
     while (ti < nt && strcmp(mt, types[ti].model_type)) ti++;
     if (ti == nt)
         return se_error_set(err, SE_EUNSUPPORTED,
                             "%s: model_type '%.100s' is not supported (supported: bert, roberta, xlm-roberta, "
-                            "camembert, distilbert, electra, mpnet, vanilla_transformer)",
+                            "camembert, distilbert, electra, mpnet, modernbert, vanilla_transformer)",
                             name, mt);
     cfg->arch = types[ti].arch;
     snprintf(cfg->model_type, sizeof cfg->model_type, "%s", mt);
     int vanilla = cfg->arch == SE_ARCH_VANILLA, distil = cfg->arch == SE_ARCH_DISTILBERT,
-        mpnet = cfg->arch == SE_ARCH_MPNET;
+        mpnet = cfg->arch == SE_ARCH_MPNET, modern = cfg->arch == SE_ARCH_MODERNBERT;
     const char *k_hidden = distil ? "dim" : "hidden_size", *k_layers = distil ? "n_layers" : "num_hidden_layers",
                *k_heads = distil ? "n_heads" : "num_attention_heads", *k_ff = distil ? "hidden_dim" : "intermediate_size",
-               *k_act = distil ? "activation" : "hidden_act";
+               *k_act = distil ? "activation" : modern ? "hidden_activation" : "hidden_act";
 
     /* BertConfig defaults (transformers/models/bert/configuration_bert.py). */
     cfg->d_model = 768;
@@ -126,7 +197,7 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
     cfg->d_ff = 3072;
     cfg->act = vanilla ? SE_ACT_RELU : SE_ACT_GELU_ERF;
     cfg->max_pos = vanilla ? 0 : 512;
-    cfg->type_vocab = vanilla || distil || mpnet ? 0 : 2;
+    cfg->type_vocab = vanilla || distil || mpnet || modern ? 0 : 2;
     cfg->vocab_size = 30522;
     cfg->ln_eps = vanilla ? 1e-5f : 1e-12f;
     cfg->pad_token_id = cfg->arch == SE_ARCH_ROBERTA || mpnet ? 1 : 0; /* RobertaConfig, MPNetConfig: 1 */
@@ -134,6 +205,18 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
         cfg->vocab_size = 30527;
         cfg->max_pos = 514;
         cfg->rel_buckets = 32;
+    }
+    if (modern) { /* ModernBertConfig (configuration_modernbert.py) */
+        cfg->vocab_size = 50368;
+        cfg->d_ff = 1152;
+        cfg->n_layers = 22;
+        cfg->max_pos = 8192;
+        cfg->ln_eps = 1e-5f;
+        cfg->pad_token_id = 50283;
+        cfg->rope_theta = 160000.0;
+        cfg->rope_theta_local = 10000.0;
+        cfg->global_every = 3;
+        cfg->local_window = 128;
     }
     cfg->sin_layout = SE_SIN_INTERLEAVED;
     cfg->sin_base = 10000.0;
@@ -171,7 +254,7 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
                                 "computes 32 buckets; supported: >= 32)",
                                 name, cfg->rel_buckets);
     }
-    if (vanilla || distil || mpnet) {
+    if (vanilla || distil || mpnet || modern) {
         int tv = 0;
         if ((st = get_int(root, name, "type_vocab_size", 0, 65536, &tv, NULL, err))) return st;
         if (tv != 0)
@@ -188,7 +271,8 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
         return se_error_set(err, SE_EFORMAT, "%s: pad_token_id = %d is not below vocab_size = %d", name,
                             cfg->pad_token_id, cfg->vocab_size);
     double eps = cfg->ln_eps; /* DistilBERT: fixed 1e-12 in its modeling code, no key */
-    if (!distil && (st = get_num(root, name, "layer_norm_eps", 0.0, 1.0, &eps, err))) return st;
+    if (!distil && (st = get_num(root, name, modern ? "norm_eps" : "layer_norm_eps", 0.0, 1.0, &eps, err)))
+        return st;
     cfg->ln_eps = (float)eps;
     if (!(cfg->ln_eps > 0.0f))
         return se_error_set(err, SE_EFORMAT, "%s: layer_norm_eps = %g underflows float", name, eps);
@@ -218,7 +302,9 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
                                 "false)",
                                 name, refused_true[i], json_is_true(v) ? "true" : se_io_json_type_name(v));
     }
-    if (!vanilla) {
+    if (modern) {
+        if ((st = parse_modernbert(root, name, cfg, err))) return st;
+    } else if (!vanilla) {
         if (pet && strcmp(pet, "absolute"))
             return se_error_set(err, SE_EUNSUPPORTED,
                                 "%s: position_embedding_type '%.100s' is not supported for %s (supported: absolute)",

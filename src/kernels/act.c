@@ -44,3 +44,50 @@ void se_softmax_rows(float *x, int rows, int n)
 #pragma omp parallel for schedule(static) if ((long)rows * n > (1L << 15) && !omp_in_parallel())
     for (int i = 0; i < rows; i++) row(x + (size_t)i * n, n);
 }
+
+/* GeGLU / SwiGLU (Shazeer 2020, "GLU Variants Improve Transformer"):
+ * act(x·Wa) ⊙ (x·Wb), left in the first nf columns for the down projection. */
+void se_gated_act(float *h, int rows, int nf, int ld, int act_half, int act)
+{
+    if (rows <= 0 || nf <= 0) return;
+    se_bias_act(h + (act_half ? nf : 0), NULL, rows, nf, ld, act);
+    const long work = (long)rows * nf;
+#pragma omp parallel for schedule(static) if (work > (1L << 15) && !omp_in_parallel())
+    for (int i = 0; i < rows; i++) {
+        float *a = h + (size_t)i * ld, *b = a + nf;
+#pragma omp simd
+        for (int c = 0; c < nf; c++) a[c] *= b[c];
+    }
+}
+
+/* RoPE, rotate_half layout (transformers' apply_rotary_pos_emb):
+ *   x'[i] = x[i]·cos - x[i+h]·sin,  x'[i+h] = x[i+h]·cos + x[i]·sin,  h = d_head/2,
+ * the product in float on tables rounded once from double. */
+void se_rope_apply(float *x, int ld, const int64_t *seq_start, int n_seq, int n_heads, int d_head, const float *cs,
+                   const float *sn)
+{
+    const int half = d_head / 2;
+    const int64_t n_tok = seq_start[n_seq];
+#pragma omp parallel for schedule(static) if (n_tok * n_heads * d_head > (1L << 15) && !omp_in_parallel())
+    for (int64_t t = 0; t < n_tok; t++) {
+        int lo = 0, hi = n_seq - 1; /* the sequence holding t: last s with seq_start[s] <= t */
+        while (lo < hi) {
+            const int mid = lo + (hi - lo + 1) / 2;
+            if (seq_start[mid] <= t)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        const int64_t p = t - seq_start[lo];
+        const float *c = cs + (size_t)p * half, *s = sn + (size_t)p * half;
+        for (int hd = 0; hd < n_heads; hd++) {
+            float *a = x + (size_t)t * ld + (size_t)hd * d_head, *b = a + half;
+#pragma omp simd
+            for (int i = 0; i < half; i++) {
+                const float x1 = a[i], x2 = b[i];
+                a[i] = x1 * c[i] - x2 * s[i];
+                b[i] = x2 * c[i] + x1 * s[i];
+            }
+        }
+    }
+}

@@ -158,15 +158,28 @@ static void k_attend_tile(float *out, int ldo, const float *q, int ldq, const fl
     const float scale2 = scale * 1.44269504088896341f; /* scale·log2(e) */
     const float *Q = q + (size_t)(base + q0) * ldq + (size_t)h * dh;
     float *O = out + (size_t)(base + q0) * ldo + (size_t)h * dh;
-    for (int k0 = 0; k0 < n; k0 += bk) {
-        const int kn = n - k0 < bk ? n - k0 : bk;
+    /* Sliding window: only keys [q0 - win, q0 + qn - 1 + win] can matter to the
+     * tile; inside a block, keys outside a row's own window score -inf. A row
+     * that has seen no key yet keeps m = -inf, l = 0 and P = 0, so the first
+     * block that reaches it starts it exactly like the first block of all. */
+    const int win = bias ? bias->window : 0;
+    const int kbeg = win > 0 && q0 - win > 0 ? q0 - win : 0;
+    const int kend = win > 0 && q0 + qn + win < n ? q0 + qn + win : n;
+    for (int k0 = kbeg; k0 < kend; k0 += bk) {
+        const int kn = kend - k0 < bk ? kend - k0 : bk;
+        const int first = k0 == kbeg;
         const float *K = k + (size_t)(base + k0) * ldk + (size_t)h * dh;
         const float *V = v + (size_t)(base + k0) * ldv + (size_t)h * dh;
         /* S = scale·log2(e) · Q·K_jᵀ  (the sgemm's alpha carries it for free) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, qn, kn, dh, scale2, Q, ldq, K, ldk, 0.0f, S, kn);
         for (int i = 0; i < qn; i++) {
             float *srow = S + (size_t)i * kn;
-            if (bias) {
+            if (win > 0) {
+                const int lo = q0 + i - win - k0, hi = q0 + i + win - k0; /* allowed j in [lo, hi] */
+                for (int j = 0; j < kn && j < lo; j++) srow[j] = -INFINITY;
+                for (int j = hi + 1 > 0 ? hi + 1 : 0; j < kn; j++) srow[j] = -INFINITY;
+            }
+            if (bias && bias->bias) {
                 /* + log2(e)·bias[h, (k0 + j) - (q0 + i)]: the bias in the same log2 units */
                 const float *brow = bias->bias + (size_t)h * bias->ld + bias->center + k0 - (q0 + i);
 #pragma omp simd
@@ -175,16 +188,23 @@ static void k_attend_tile(float *out, int ldo, const float *q, int ldq, const fl
             float mx = srow[0];
 #pragma omp simd reduction(max : mx)
             for (int j = 0; j < kn; j++) mx = srow[j] > mx ? srow[j] : mx;
-            const float mnew = (k0 == 0 || mx > m[i]) ? mx : m[i];
+            const float mnew = (first || mx > m[i]) ? mx : m[i];
             float sum = 0.0f;
+            if (mnew == -INFINITY) { /* windowed row with no key here yet */
+                for (int j = 0; j < kn; j++) srow[j] = 0.0f;
+                m[i] = mnew;
+                if (first) l[i] = 0.0f;
+                alpha[i] = 1.0f;
+                continue;
+            }
             /* P = 2^(S - m') and its row sum, one pass */
 #pragma omp simd reduction(+ : sum)
             for (int j = 0; j < kn; j++) {
-                float p = se_exp2f_neg(srow[j] - mnew);
+                float p = srow[j] == -INFINITY ? 0.0f : se_exp2f_neg(srow[j] - mnew);
                 srow[j] = p;
                 sum += p;
             }
-            if (k0 == 0) {
+            if (first || m[i] == -INFINITY) {
                 l[i] = sum;
                 alpha[i] = 1.0f;
             } else {
@@ -195,7 +215,7 @@ static void k_attend_tile(float *out, int ldo, const float *q, int ldq, const fl
             }
             m[i] = mnew;
         }
-        if (k0 > 0) {
+        if (!first) {
             for (int i = 0; i < qn; i++) {
                 const float a = alpha[i];
                 if (a == 1.0f) continue;
@@ -206,7 +226,7 @@ static void k_attend_tile(float *out, int ldo, const float *q, int ldq, const fl
         }
         /* O = O·alpha + P·V_j  (first block overwrites: beta 0) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, qn, dh, kn, 1.0f, S, kn, V, ldv,
-                    k0 == 0 ? 0.0f : 1.0f, O, ldo);
+                    first ? 0.0f : 1.0f, O, ldo);
     }
     /* O /= l */
     for (int i = 0; i < qn; i++) {

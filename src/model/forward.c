@@ -9,7 +9,14 @@
  *
  * Sequence-parallel mode replaces each all-reduce by a reduce-scatter over
  * token rows, runs bias + residual + LayerNorm on this rank's rows only, and
- * all-gathers x before the next column-parallel product. */
+ * all-gathers x before the next column-parallel product.
+ *
+ * The recipe's axes change only steps, never the loop: pre-LN layers run
+ * x = x + Σ y (+ b) after each reduction and feed LN(x) (held in y, free at
+ * that point) to the next product, with a final LN after the last layer; RoPE
+ * rotates q and k of the local heads after the QKV product (theta per layer);
+ * local layers pass a window to the flash kernel; a gated FFN multiplies its
+ * two halves before W2 (se_gated_act), still one reduction. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +44,8 @@ struct se_workspace {
 
 static size_t big_floats(const se_model *m, int64_t max_tok)
 {
-    size_t dl = (size_t)m->shard.nh * (size_t)m->d_head, nf = (size_t)m->shard.nf;
+    size_t dl = (size_t)m->shard.nh * (size_t)m->d_head,
+           nf = (size_t)m->shard.nf * (m->recipe->ffn == SE_FFN_GATED ? 2 : 1);
     size_t per_tok = 4 * dl > nf ? 4 * dl : nf;
     return per_tok * (size_t)max_tok;
 }
@@ -213,7 +221,15 @@ static void embed(const se_model *m, se_workspace *ws, const int32_t *ids, const
     if (m->emb_proj_w) se_linear(ws->x, d, out, e, m->emb_proj_w, e, m->emb_proj_b, n, d, e, 0.0f);
 }
 
-/* Row-parallel epilogue: x = LN(x + sum_over_ranks(y) + bias). Dense mode sums
+/* x += y over n floats (the pre-LN residual). */
+static void add_rows(float *x, const float *y, int64_t n)
+{
+#pragma omp parallel for simd schedule(static) if (n > (1L << 16))
+    for (int64_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+/* Row-parallel epilogue: x = LN(x + sum_over_ranks(y) + bias), or without the
+ * LN (g NULL: pre-LN layers) x = x + sum(y) + bias. Dense mode sums
  * y everywhere; sp mode sums only this rank's token rows, normalises them and
  * all-gathers x. */
 static se_status reduce_residual_ln(const se_model *m, se_workspace *ws, int64_t n_tok, const float *bias,
@@ -227,7 +243,10 @@ static se_status reduce_residual_ln(const se_model *m, se_workspace *ws, int64_t
         double t1 = se_time_now();
         st->t_coll += t1 - t0;
         se_bias_act(ws->y, bias, (int)n_tok, d, d, -1);
-        se_layernorm(ws->x, ws->x, ws->y, g, b, (int)n_tok, d, m->cfg.ln_eps);
+        if (g)
+            se_layernorm(ws->x, ws->x, ws->y, g, b, (int)n_tok, d, m->cfg.ln_eps);
+        else
+            add_rows(ws->x, ws->y, n_tok * d);
         st->t_other += se_time_now() - t1;
         return SE_OK;
     }
@@ -245,7 +264,10 @@ static se_status reduce_residual_ln(const se_model *m, se_workspace *ws, int64_t
     if (nr > 0) {
         se_bias_act(ws->yloc, bias, (int)nr, d, d, -1);
         float *xs = ws->x + (size_t)r0 * d;
-        se_layernorm(xs, xs, ws->yloc, g, b, (int)nr, d, m->cfg.ln_eps);
+        if (g)
+            se_layernorm(xs, xs, ws->yloc, g, b, (int)nr, d, m->cfg.ln_eps);
+        else
+            add_rows(xs, ws->yloc, nr * d);
     }
     double t2 = se_time_now();
     st->t_other += t2 - t1;
@@ -271,7 +293,8 @@ se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *i
     int d = c->d_model, dh = m->d_head, nh = m->shard.nh, dl = nh * dh, nf = m->shard.nf;
     float *qkv = ws->big, *attn = ws->big + (size_t)n * 3 * dl, *h = ws->big;
     float scale = 1.0f / sqrtf((float)dh);
-    const se_att_bias att_bias = {m->att_bias, 2 * m->att_center + 1, m->att_center};
+    const int pre = m->recipe->norm == SE_NORM_PRE, gated = m->recipe->ffn == SE_FFN_GATED;
+    const int ldh = gated ? 2 * nf : nf;
 
     double t = se_time_now();
     embed(m, ws, ids, type_ids, seq_start, n_seq);
@@ -279,31 +302,59 @@ se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *i
 
     for (int l = 0; l < c->n_layers; l++) {
         const se_layer *L = &m->layers[l];
-        /* qkv = x · Wqkvᵀ + bqkv, our heads only */
+        int window;
+        double theta;
+        se_recipe_layer_attn(m->recipe, c, l, &window, &theta);
+        /* pre-LN: the product reads LN1(x) (none for ModernBERT's layer 0) */
         t = se_time_now();
-        if ((s = se_linear_w(qkv, 3 * dl, ws->x, d, L->p_qkv, L->bqkv, (int)n, err))) return s;
+        const float *xin = ws->x;
+        if (pre && L->ln1_g) {
+            se_layernorm(ws->y, ws->x, NULL, L->ln1_g, L->ln1_b, (int)n, d, c->ln_eps);
+            xin = ws->y;
+        }
+        /* qkv = x · Wqkvᵀ + bqkv, our heads only */
+        double t0 = se_time_now();
+        st->t_other += t0 - t;
+        if ((s = se_linear_w(qkv, 3 * dl, xin, d, L->p_qkv, L->bqkv, (int)n, err))) return s;
         double t1 = se_time_now();
-        st->t_gemm += t1 - t;
+        st->t_gemm += t1 - t0;
+        if (m->rope_cs) { /* q, k of our heads rotated by their positions (table of this layer's theta) */
+            const size_t tab = (size_t)(theta == m->rope_theta[0] ? 0 : 1) * m->rope_rows * dh;
+            const float *cs = m->rope_cs + tab, *sn = cs + (size_t)m->rope_rows * (dh / 2);
+            se_rope_apply(qkv, 3 * dl, seq_start, n_seq, nh, dh, cs, sn);
+            se_rope_apply(qkv + dl, 3 * dl, seq_start, n_seq, nh, dh, cs, sn);
+        }
         /* a_h = softmax(q_h·k_hᵀ/√d_head)·v_h per sequence and local head */
-        /* (+ bias[h, j - i]: MPNet's relative position buckets, inside the tile loop) */
+        /* (+ bias[h, j - i]: MPNet's relative position buckets, inside the tile loop; keys within the window) */
+        const se_att_bias att_bias = {m->att_bias, 2 * m->att_center + 1, m->att_center, window};
         se_attention_biased(attn, dl, qkv, 3 * dl, qkv + dl, 3 * dl, qkv + 2 * dl, 3 * dl, seq_start, n_seq, nh, dh,
-                            scale, m->att_bias ? &att_bias : NULL, ws->attn_ws);
+                            scale, m->att_bias || window > 0 ? &att_bias : NULL, ws->attn_ws);
         double t2 = se_time_now();
         st->t_attn += t2 - t1;
-        /* y = a · Woᵀ (partial over heads); x = LN(x + Σ y + bo) */
+        /* y = a · Woᵀ (partial over heads); x = LN(x + Σ y + bo), pre-LN x + Σ y + bo */
         if ((s = se_linear_w(ws->y, d, attn, dl, L->p_o, NULL, (int)n, err))) return s;
         st->t_gemm += se_time_now() - t2;
-        if ((s = reduce_residual_ln(m, ws, n, L->bo, L->ln1_g, L->ln1_b, tp_comm, st, err))) return s;
-        /* h = act(x · W1ᵀ + b1), our FFN units (bias + act fused where the backend can) */
+        if ((s = reduce_residual_ln(m, ws, n, L->bo, pre ? NULL : L->ln1_g, L->ln1_b, tp_comm, st, err))) return s;
         t = se_time_now();
-        if ((s = se_linear_w(h, nf, ws->x, d, L->p_1, L->b1, (int)n, err))) return s;
+        xin = ws->x;
+        if (pre) {
+            se_layernorm(ws->y, ws->x, NULL, L->ln2_g, L->ln2_b, (int)n, d, c->ln_eps);
+            xin = ws->y;
+        }
+        /* h = act(x · W1ᵀ + b1), our FFN units (bias + act fused where the backend can);
+         * gated: both halves of our units, then act(a) ⊙ b into the first nf columns */
+        t0 = se_time_now();
+        st->t_other += t0 - t;
+        if ((s = se_linear_w(h, ldh, xin, d, L->p_1, L->b1, (int)n, err))) return s;
+        if (gated) se_gated_act(h, (int)n, nf, ldh, m->recipe->gate_act_half, (int)c->act);
         t2 = se_time_now();
-        st->t_gemm += t2 - t;
+        st->t_gemm += t2 - t0;
         /* y = h · W2ᵀ (partial over units); x = LN(x + Σ y + b2) */
-        if ((s = se_linear_w(ws->y, d, h, nf, L->p_2, NULL, (int)n, err))) return s;
+        if ((s = se_linear_w(ws->y, d, h, ldh, L->p_2, NULL, (int)n, err))) return s;
         st->t_gemm += se_time_now() - t2;
-        if ((s = reduce_residual_ln(m, ws, n, L->b2, L->ln2_g, L->ln2_b, tp_comm, st, err))) return s;
+        if ((s = reduce_residual_ln(m, ws, n, L->b2, pre ? NULL : L->ln2_g, L->ln2_b, tp_comm, st, err))) return s;
     }
+    if (m->final_ln_g) se_layernorm(ws->x, ws->x, NULL, m->final_ln_g, m->final_ln_b, (int)n, d, c->ln_eps);
     st->tokens = n;
     st->sequences = n_seq;
     *hidden = ws->x;
@@ -312,12 +363,21 @@ se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *i
 
 double se_model_flops(const se_model_config *cfg, const int64_t *seq_start, int n_seq, int n_layers)
 {
-    /* Per token per layer: QKV 6d², Wo 2d², FFN 4·d·d_ff (= 16d² for d_ff = 4d),
-     * attention QKᵀ and P·V 4·n·d. With d_ff = 4d this is the 24d² + 4nd of the issue. */
-    double d = cfg->d_model, f = 0;
-    for (int s = 0; s < n_seq; s++) {
-        double len = (double)(seq_start[s + 1] - seq_start[s]);
-        f += len * (8 * d * d + 4 * d * cfg->d_ff + 4 * len * d);
+    /* Per token per layer: QKV 6d², Wo 2d², FFN 4·d·d_ff (6·d·d_ff gated: W1 has
+     * both halves), attention QKᵀ and P·V 4·k·d with k the keys a query sees
+     * (n, or at most 2w+1 in a local layer). With d_ff = 4d this is the
+     * 24d² + 4nd of the issue. */
+    const se_recipe *R = se_recipe_of(cfg);
+    double d = cfg->d_model, ffn = (R->ffn == SE_FFN_GATED ? 6 : 4) * d * cfg->d_ff, f = 0;
+    for (int l = 0; l < n_layers; l++) {
+        int w;
+        double theta;
+        se_recipe_layer_attn(R, cfg, l, &w, &theta);
+        for (int s = 0; s < n_seq; s++) {
+            double len = (double)(seq_start[s + 1] - seq_start[s]);
+            double keys = w > 0 && 2.0 * w + 1 < len ? 2.0 * w + 1 : len;
+            f += len * (8 * d * d + ffn + 4 * keys * d);
+        }
     }
-    return f * n_layers;
+    return f;
 }

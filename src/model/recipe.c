@@ -13,6 +13,7 @@ const se_recipe *se_recipe_of(const se_model_config *cfg)
     case SE_ARCH_DISTILBERT: return &se_recipe_distilbert;
     case SE_ARCH_ELECTRA: return &se_recipe_electra;
     case SE_ARCH_MPNET: return &se_recipe_mpnet;
+    case SE_ARCH_MODERNBERT: return &se_recipe_modernbert;
     case SE_ARCH_VANILLA:
     case SE_ARCH_COUNT: break;
     }
@@ -27,21 +28,17 @@ static const char *pos_name(se_pos_kind p)
 
 se_status se_recipe_check(const se_recipe *r, se_error *err)
 {
-    if (r->pos != SE_POS_LEARNED && r->pos != SE_POS_LEARNED_OFFSET && r->pos != SE_POS_SINUSOIDAL)
+    if (r->pos == SE_POS_NONE)
         return se_error_set(err, SE_EUNSUPPORTED,
                             "family %s: positions '%s' are not implemented (supported: learned absolute, learned "
-                            "from padding_idx+1, sinusoidal)",
+                            "from padding_idx+1, sinusoidal, RoPE)",
                             r->family, pos_name(r->pos));
     if (r->attn_bias == SE_ATTB_ALIBI)
         return se_error_set(err, SE_EUNSUPPORTED,
                             "family %s: ALiBi attention is not implemented (supported: none, relative buckets)",
                             r->family);
-    if (r->norm != SE_NORM_POST)
-        return se_error_set(err, SE_EUNSUPPORTED, "family %s: pre-LN layers are not implemented (supported: post-LN)",
-                            r->family);
-    if (r->ffn != SE_FFN_DENSE)
-        return se_error_set(err, SE_EUNSUPPORTED, "family %s: gated FFNs are not implemented (supported: dense)",
-                            r->family);
+    if (r->norm == SE_NORM_PRE && !r->final_ln_g)
+        return se_error_set(err, SE_EUNSUPPORTED, "family %s: pre-LN layers need a final norm", r->family);
     return SE_OK;
 }
 
@@ -53,6 +50,17 @@ int se_recipe_padding_idx(const se_recipe *r, const se_model_config *cfg)
 int se_recipe_first_pos(const se_recipe *r, const se_model_config *cfg)
 {
     return r->pos == SE_POS_LEARNED_OFFSET ? se_recipe_padding_idx(r, cfg) + 1 : 0;
+}
+
+/* ModernBertAttention.__init__: layer l is local iff l % global_attn_every_n_layers
+ * != 0, with window (local_attention // 2, local_attention // 2) and the local
+ * theta; the sliding-window mask of ModernBertModel is |i - j| <= local_attention // 2. */
+void se_recipe_layer_attn(const se_recipe *r, const se_model_config *cfg, int l, int *window, double *theta)
+{
+    int local = r->pos == SE_POS_ROPE && cfg->global_every > 0 && l % cfg->global_every != 0;
+    *window = local ? cfg->local_window / 2 : 0;
+    *theta = local ? cfg->rope_theta_local : cfg->rope_theta;
+    if (local && *window < 1) *window = 0; /* local_attention 0 or 1: HF's mask keeps only the diagonal; see check */
 }
 
 /* MPNetEncoder.relative_position_bucket(j - i, num_buckets=32, max_distance=128),
@@ -84,9 +92,17 @@ void se_recipe_describe(const se_recipe *r, const se_model_config *cfg, char *bu
     snprintf(emb, sizeof emb, "token%s%s%s%s", r->pos_emb ? " + position" : "",
              r->type_emb && cfg->type_vocab > 0 ? " + type" : "", r->emb_ln_g ? ", LayerNorm" : "",
              r->emb_proj_w && e != cfg->d_model ? ", projected" : "");
+    char rope[160] = "";
+    if (r->pos == SE_POS_ROPE)
+        snprintf(rope, sizeof rope, " (theta %g global%s", cfg->rope_theta,
+                 cfg->global_every > 1 ? "" : ", every layer global)");
+    if (r->pos == SE_POS_ROPE && cfg->global_every > 1)
+        snprintf(rope + strlen(rope), sizeof rope - strlen(rope),
+                 ", %g local; layer l global iff l %% %d == 0, the others a %d-token window)", cfg->rope_theta_local,
+                 cfg->global_every, cfg->local_window);
     snprintf(buf, cap,
-             "family %s: positions %s%s, %s layers, %s FFN (%s), embeddings %s (width %d), specials %s", r->family,
-             pos_name(r->pos),
+             "family %s: positions %s%s%s, %s layers, %s FFN (%s), embeddings %s (width %d), specials %s", r->family,
+             pos_name(r->pos), rope,
              r->attn_bias == SE_ATTB_REL_BUCKETS ? " + relative position buckets (32, bidirectional, shared)" : "",
              r->norm == SE_NORM_POST ? "post-LN" : "pre-LN",
              r->ffn == SE_FFN_DENSE ? "dense" : "gated", se_act_name(cfg->act), emb, e, r->specials);

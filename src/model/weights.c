@@ -69,28 +69,63 @@ static void layout(se_model *m, arena *a)
     m->att_center = relb ? (int)se_recipe_max_len(R, c) - 1 : 0;
     m->rel_emb = relb ? take(a, (size_t)c->rel_buckets * nh) : NULL;
     m->att_bias = relb ? take(a, nh * (size_t)(2 * m->att_center + 1)) : NULL;
+    m->final_ln_g = R->final_ln_g ? take(a, d) : NULL;
+    m->final_ln_b = R->final_ln_b ? take(a, d) : NULL;
+    m->zeros = take(a, d > e ? d : e);
+    if (m->final_ln_g && !m->final_ln_b) m->final_ln_b = m->zeros;
+    if (m->emb_ln_g && !m->emb_ln_b) m->emb_ln_b = m->zeros;
+    /* RoPE: one cos/sin table per distinct theta (global, local) */
+    int n_rope = R->pos == SE_POS_ROPE ? 1 + (c->global_every > 1 && c->rope_theta_local != c->rope_theta) : 0;
+    m->rope_rows = n_rope ? (int)se_recipe_max_len(R, c) : 0;
+    m->rope_cs = n_rope ? take(a, (size_t)n_rope * (size_t)m->rope_rows * (size_t)m->d_head) : NULL;
+    const se_layer_names *N = &R->layer;
+    size_t w1_rows = R->ffn == SE_FFN_GATED ? 2 * nf : nf;
     size_t rep = a->used - rep0, lay = 0;
     for (int l = 0; l < c->n_layers; l++) {
         se_layer *L = &m->layers[l];
         size_t u0 = a->used;
         L->wqkv = take(a, 3 * dl * d);
-        L->bqkv = take(a, 3 * dl);
+        L->bqkv = N->qkv_b[0] ? take(a, 3 * dl) : NULL;
         L->wo = take(a, d * dl);
-        L->w1 = take(a, nf * d);
-        L->b1 = take(a, nf);
+        L->w1 = take(a, w1_rows * d);
+        L->b1 = N->b1 ? take(a, w1_rows) : NULL;
         L->w2 = take(a, d * nf);
         lay += a->used - u0;
         u0 = a->used;
-        L->bo = take(a, d);
-        L->ln1_g = take(a, d);
-        L->ln1_b = take(a, d);
-        L->b2 = take(a, d);
+        L->bo = N->bo ? take(a, d) : NULL;
+        int ln1 = !(R->no_attn_norm_layer0 && l == 0);
+        L->ln1_g = ln1 ? take(a, d) : NULL;
+        L->ln1_b = ln1 ? (N->ln1_b ? take(a, d) : m->zeros) : NULL;
+        L->b2 = N->b2 ? take(a, d) : NULL;
         L->ln2_g = take(a, d);
-        L->ln2_b = take(a, d);
+        L->ln2_b = N->ln2_b ? take(a, d) : m->zeros;
         rep += a->used - u0;
     }
     m->layer_bytes = lay * sizeof(float);
     m->replicated_bytes = rep * sizeof(float);
+}
+
+/* RoPE tables (Su et al., RoFormer §3.4; ModernBertRotaryEmbedding): for
+ * position p and pair i < d_head/2, angle = p · theta^(-2i/d_head), cos and sin
+ * of it. Computed in double and rounded once: Hugging Face builds inv_freq and
+ * p·inv_freq in float32, whose angle error grows with p (README, "RoPE"). */
+static void build_rope(se_model *m)
+{
+    int half = m->d_head / 2, rows = m->rope_rows;
+    int n = m->cfg.global_every > 1 && m->cfg.rope_theta_local != m->cfg.rope_theta ? 2 : 1;
+    m->rope_theta[0] = m->cfg.rope_theta;
+    m->rope_theta[1] = n == 2 ? m->cfg.rope_theta_local : m->cfg.rope_theta;
+    for (int t = 0; t < n; t++) {
+        float *cs = m->rope_cs + (size_t)t * rows * m->d_head, *sn = cs + (size_t)rows * half;
+        for (int i = 0; i < half; i++) {
+            double inv = pow(m->rope_theta[t], -(2.0 * i) / m->d_head);
+            for (int p = 0; p < rows; p++) {
+                double ang = (double)p * inv;
+                cs[(size_t)p * half + i] = (float)cos(ang);
+                sn[(size_t)p * half + i] = (float)sin(ang);
+            }
+        }
+    }
 }
 
 static se_status model_alloc(const se_model_config *cfg, int tp_rank, int tp_size, se_model **out, se_error *err)
@@ -106,6 +141,8 @@ static se_status model_alloc(const se_model_config *cfg, int tp_rank, int tp_siz
         return se_error_set(err, SE_EINVAL, "sinusoidal positions need an even hidden_size, got %d", cfg->d_model);
     if (R->attn_bias == SE_ATTB_REL_BUCKETS && (cfg->rel_buckets < 32 || se_recipe_max_len(R, cfg) < 1))
         return se_error_set(err, SE_EINVAL, "relative position buckets need 32 table rows and a position limit");
+    if (R->pos == SE_POS_ROPE && ((cfg->d_model / cfg->n_heads) % 2 || se_recipe_max_len(R, cfg) < 1))
+        return se_error_set(err, SE_EINVAL, "RoPE needs an even head size and max_position_embeddings >= 1");
     if (R->pos_emb && se_recipe_max_len(R, cfg) < 1)
         return se_error_set(err, SE_EINVAL,
                             "max_position_embeddings %d leaves no position for a token (positions start at %d)",
@@ -135,6 +172,8 @@ static se_status model_alloc(const se_model_config *cfg, int tp_rank, int tp_siz
     a.base = m->arena;
     a.used = 0;
     layout(m, &a);
+    memset(m->zeros, 0, sizeof(float) * (size_t)(m->cfg.d_model > m->cfg.emb_size ? m->cfg.d_model : m->cfg.emb_size));
+    if (m->rope_cs) build_rope(m);
     *out = m;
     return SE_OK;
 }
@@ -145,12 +184,14 @@ static se_status model_alloc(const se_model_config *cfg, int tp_rank, int tp_siz
 static se_status prepack(se_model *m, se_error *err)
 {
     const int d = m->cfg.d_model, dl = m->shard.nh * m->d_head, nf = m->shard.nf;
+    /* gated: W1 gives both halves, the activation comes with the product (forward) */
+    const int gated = m->recipe->ffn == SE_FFN_GATED, n1 = gated ? 2 * nf : nf, act1 = gated ? -1 : (int)m->cfg.act;
     se_status st = SE_OK;
     for (int l = 0; !st && l < m->cfg.n_layers; l++) {
         se_layer *L = &m->layers[l];
-        if (!(st = se_weight_pack(&L->p_qkv, L->wqkv, 3 * dl, d, 1, -1, err)) &&
+        if (!(st = se_weight_pack(&L->p_qkv, L->wqkv, 3 * dl, d, L->bqkv != NULL, -1, err)) &&
             !(st = se_weight_pack(&L->p_o, L->wo, d, dl, 0, -1, err)) &&
-            !(st = se_weight_pack(&L->p_1, L->w1, nf, d, 1, (int)m->cfg.act, err)))
+            !(st = se_weight_pack(&L->p_1, L->w1, n1, d, L->b1 != NULL, act1, err)))
             st = se_weight_pack(&L->p_2, L->w2, d, nf, 0, -1, err);
         m->layer_bytes += se_weight_extra_bytes(L->p_qkv) + se_weight_extra_bytes(L->p_o) +
                           se_weight_extra_bytes(L->p_1) + se_weight_extra_bytes(L->p_2);
@@ -253,20 +294,30 @@ static se_status load_layer(const loader *ldp, const se_model *m, int l, se_erro
         int64_t r0 = (N->fused ? j * d : 0) + q0;
         if ((st = load(&ld, NAME(N->qkv_w[j]), 2, rows, d, r0, dl, 0, d, L->wqkv + (size_t)j * dl * d, err)))
             return st;
-        if ((st = load(&ld, NAME(N->qkv_b[j]), 1, rows, 0, r0, dl, 0, 1, L->bqkv + (size_t)j * dl, err))) return st;
+        if (L->bqkv &&
+            (st = load(&ld, NAME(N->qkv_b[j]), 1, rows, 0, r0, dl, 0, 1, L->bqkv + (size_t)j * dl, err)))
+            return st;
     }
     /* Row-parallel output projection: the matching columns of Wo; bias replicated. */
     if ((st = load(&ld, NAME(N->wo), 2, d, d, 0, d, q0, dl, L->wo, err))) return st;
-    if ((st = LOAD_VEC(NAME(N->bo), d, L->bo))) return st;
-    if ((st = LOAD_VEC(NAME(N->ln1_g), d, L->ln1_g))) return st;
-    if ((st = LOAD_VEC(NAME(N->ln1_b), d, L->ln1_b))) return st;
-    /* FFN: rows of W1 (column-parallel), columns of W2 (row-parallel). */
-    if ((st = load(&ld, NAME(N->w1), 2, ff, d, f0, nf, 0, d, L->w1, err))) return st;
-    if ((st = load(&ld, NAME(N->b1), 1, ff, 0, f0, nf, 0, 1, L->b1, err))) return st;
+    if (L->bo && (st = LOAD_VEC(NAME(N->bo), d, L->bo))) return st;
+    if (L->ln1_g && (st = LOAD_VEC(NAME(N->ln1_g), d, L->ln1_g))) return st;
+    if (L->ln1_g && N->ln1_b && (st = LOAD_VEC(NAME(N->ln1_b), d, L->ln1_b))) return st;
+    /* FFN: rows of W1 (column-parallel), columns of W2 (row-parallel). Gated:
+     * W1 is [2·ff, d] and each rank takes the same units [f0, f0+nf) from both
+     * halves (rows f0.. and ff+f0..), so act(a)⊙b is local and W2's columns
+     * [f0, f0+nf) finish the product with the one reduction a dense FFN has. */
+    int halves = m->recipe->ffn == SE_FFN_GATED ? 2 : 1;
+    for (int hf = 0; hf < halves; hf++) {
+        if ((st = load(&ld, NAME(N->w1), 2, halves * ff, d, hf * ff + f0, nf, 0, d, L->w1 + (size_t)hf * nf * d, err)))
+            return st;
+        if (L->b1 && (st = load(&ld, NAME(N->b1), 1, halves * ff, 0, hf * ff + f0, nf, 0, 1, L->b1 + hf * nf, err)))
+            return st;
+    }
     if ((st = load(&ld, NAME(N->w2), 2, d, ff, 0, d, f0, nf, L->w2, err))) return st;
-    if ((st = LOAD_VEC(NAME(N->b2), d, L->b2))) return st;
+    if (L->b2 && (st = LOAD_VEC(NAME(N->b2), d, L->b2))) return st;
     if ((st = LOAD_VEC(NAME(N->ln2_g), d, L->ln2_g))) return st;
-    return LOAD_VEC(NAME(N->ln2_b), d, L->ln2_b);
+    return N->ln2_b ? LOAD_VEC(NAME(N->ln2_b), d, L->ln2_b) : SE_OK;
 #undef NAME
 }
 
@@ -298,7 +349,9 @@ static se_status load_embeddings(const loader *ldp, se_model *m, se_error *err)
     if (!st && m->pos_emb) st = LOAD_MAT(R->pos_emb, c->max_pos, e, m->pos_emb);
     if (!st && m->type_emb) st = LOAD_MAT(R->type_emb, c->type_vocab, e, m->type_emb);
     if (!st && m->emb_ln_g) st = LOAD_VEC(R->emb_ln_g, e, m->emb_ln_g);
-    if (!st && m->emb_ln_b) st = LOAD_VEC(R->emb_ln_b, e, m->emb_ln_b);
+    if (!st && R->emb_ln_b) st = LOAD_VEC(R->emb_ln_b, e, m->emb_ln_b);
+    if (!st && R->final_ln_g) st = LOAD_VEC(R->final_ln_g, d, m->final_ln_g);
+    if (!st && R->final_ln_b) st = LOAD_VEC(R->final_ln_b, d, m->final_ln_b);
     if (!st && m->emb_proj_w) st = LOAD_MAT(R->emb_proj_w, d, e, m->emb_proj_w);
     if (!st && m->emb_proj_b) st = LOAD_VEC(R->emb_proj_b, d, m->emb_proj_b);
     /* the relative bias table: every bucket row, the columns of this rank's heads */
@@ -462,6 +515,7 @@ se_status se_model_init_random(const se_model_config *cfg, uint64_t seed, int tp
     se_status st = model_alloc(cfg, tp_rank, tp_size, &m, err);
     if (st) return st;
     snprintf(m->source, sizeof m->source, "random(seed=%llu)", (unsigned long long)seed);
+    const se_recipe *R = m->recipe;
     int64_t d = cfg->d_model, dh = m->d_head, ff = cfg->d_ff;
     int64_t q0 = (int64_t)m->shard.h0 * dh, dl = (int64_t)m->shard.nh * dh, f0 = m->shard.f0, nf = m->shard.nf;
     const float w = 0.02f; /* BERT's initializer_range */
@@ -470,7 +524,9 @@ se_status se_model_init_random(const se_model_config *cfg, uint64_t seed, int tp
     if (m->pos_emb) fill(m->pos_emb, seed, "pos", e, 0, cfg->max_pos, 0, e, 0, w);
     if (m->type_emb) fill(m->type_emb, seed, "type", e, 0, cfg->type_vocab, 0, e, 0, w);
     if (m->emb_ln_g) fill(m->emb_ln_g, seed, "eln_g", e, 0, 1, 0, e, 1, 0.05f);
-    if (m->emb_ln_b) fill(m->emb_ln_b, seed, "eln_b", e, 0, 1, 0, e, 0, 0.05f);
+    if (R->emb_ln_b) fill(m->emb_ln_b, seed, "eln_b", e, 0, 1, 0, e, 0, 0.05f);
+    if (R->final_ln_g) fill(m->final_ln_g, seed, "fln_g", d, 0, 1, 0, d, 1, 0.05f);
+    if (R->final_ln_b) fill(m->final_ln_b, seed, "fln_b", d, 0, 1, 0, d, 0, 0.05f);
     if (m->emb_proj_w) fill(m->emb_proj_w, seed, "eproj_w", e, 0, d, 0, e, 0, w);
     if (m->emb_proj_b) fill(m->emb_proj_b, seed, "eproj_b", 1, 0, d, 0, 1, 0, w);
     if (m->rel_emb) {
@@ -485,21 +541,27 @@ se_status se_model_init_random(const se_model_config *cfg, uint64_t seed, int tp
             snprintf(n, sizeof n, "%d.w%s", l, qkv[j]);
             fill(L->wqkv + j * dl * d, seed, n, d, q0, dl, 0, d, 0, w);
             snprintf(n, sizeof n, "%d.b%s", l, qkv[j]);
-            fill(L->bqkv + j * dl, seed, n, 1, q0, dl, 0, 1, 0, w);
+            if (L->bqkv) fill(L->bqkv + j * dl, seed, n, 1, q0, dl, 0, 1, 0, w);
         }
 #define FILL(field, tag, cols, r0, nr, c0, nc, mean, std)                                                               \
     snprintf(n, sizeof n, "%d." tag, l);                                                                               \
     fill(L->field, seed, n, cols, r0, nr, c0, nc, mean, std)
+        const se_layer_names *N = &R->layer;
         FILL(wo, "wo", d, 0, d, q0, dl, 0, w);
-        FILL(bo, "bo", 1, 0, d, 0, 1, 0, w);
-        FILL(ln1_g, "ln1g", 1, 0, d, 0, 1, 1, 0.05f);
-        FILL(ln1_b, "ln1b", 1, 0, d, 0, 1, 0, 0.05f);
-        FILL(w1, "w1", d, f0, nf, 0, d, 0, w);
-        FILL(b1, "b1", 1, f0, nf, 0, 1, 0, w);
+        if (N->bo) { FILL(bo, "bo", 1, 0, d, 0, 1, 0, w); }
+        if (L->ln1_g) { FILL(ln1_g, "ln1g", 1, 0, d, 0, 1, 1, 0.05f); }
+        if (L->ln1_g && N->ln1_b) { FILL(ln1_b, "ln1b", 1, 0, d, 0, 1, 0, 0.05f); }
+        /* gated: a virtual [2·ff, d] W1, each half's rows f0.. */
+        for (int hf = 0; hf < (R->ffn == SE_FFN_GATED ? 2 : 1); hf++) {
+            snprintf(n, sizeof n, "%d.w1", l);
+            fill(L->w1 + (size_t)hf * nf * d, seed, n, d, hf * ff + f0, nf, 0, d, 0, w);
+            snprintf(n, sizeof n, "%d.b1", l);
+            if (L->b1) fill(L->b1 + hf * nf, seed, n, 1, hf * ff + f0, nf, 0, 1, 0, w);
+        }
         FILL(w2, "w2", ff, 0, d, f0, nf, 0, w);
-        FILL(b2, "b2", 1, 0, d, 0, 1, 0, w);
+        if (N->b2) { FILL(b2, "b2", 1, 0, d, 0, 1, 0, w); }
         FILL(ln2_g, "ln2g", 1, 0, d, 0, 1, 1, 0.05f);
-        FILL(ln2_b, "ln2b", 1, 0, d, 0, 1, 0, 0.05f);
+        if (N->ln2_b) { FILL(ln2_b, "ln2b", 1, 0, d, 0, 1, 0, 0.05f); }
 #undef FILL
     }
     if ((st = prepack(m, err))) {
@@ -519,6 +581,9 @@ se_status se_model_save(const se_model *m, const char *dir, se_dtype dtype, se_e
                             m->shard.tp_rank, m->shard.tp_size);
     const se_model_config *c = &m->cfg;
     const se_recipe *R = m->recipe;
+    if (R->norm != SE_NORM_POST || R->ffn != SE_FFN_DENSE || R->pos == SE_POS_ROPE)
+        return se_error_set(err, SE_EUNSUPPORTED, "saving a %s model is not implemented (post-LN dense families only)",
+                            R->family);
     int64_t d = c->d_model, ff = c->d_ff, e_w = c->emb_size;
     size_t cap = 8 + (size_t)c->n_layers * 16, n = 0;
     se_st_entry *e = calloc(cap, sizeof *e);

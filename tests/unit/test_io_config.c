@@ -73,6 +73,41 @@ static void test_bert_defaults(void **state)
     assert_int_equal(c.pad_token_id, 5);
 }
 
+/* ModernBertConfig defaults, the newer rope_parameters format, refusals. */
+static void test_modernbert(void **state)
+{
+    (void)state;
+    se_model_config c;
+    se_error err;
+    assert_int_equal(parse("{\"model_type\": \"modernbert\"}", &c, &err), SE_OK);
+    assert_int_equal(c.arch, SE_ARCH_MODERNBERT);
+    assert_int_equal(c.n_layers, 22);
+    assert_int_equal(c.d_ff, 1152);
+    assert_int_equal(c.max_pos, 8192);
+    assert_int_equal(c.vocab_size, 50368);
+    assert_int_equal(c.type_vocab, 0);
+    assert_true(c.ln_eps == 1e-5f);
+    assert_true(c.rope_theta == 160000.0 && c.rope_theta_local == 10000.0);
+    assert_int_equal(c.global_every, 3);
+    assert_int_equal(c.local_window, 128);
+    assert_int_equal(parse("{\"model_type\": \"modernbert\", \"num_hidden_layers\": 3, \"norm_eps\": 1e-6,"
+                           "\"hidden_activation\": \"gelu_pytorch_tanh\", \"layer_types\": [\"full_attention\","
+                           "\"sliding_attention\", \"sliding_attention\"], \"rope_parameters\": {\"full_attention\":"
+                           "{\"rope_type\": \"default\", \"rope_theta\": 5e5}, \"sliding_attention\": {\"rope_theta\": 20}}}",
+                           &c, &err),
+                     SE_OK);
+    assert_true(c.rope_theta == 5e5 && c.rope_theta_local == 20.0);
+    assert_true(c.ln_eps == 1e-6f);
+    assert_int_equal(c.act, SE_ACT_GELU_TANH);
+    expect_bad("{\"model_type\": \"modernbert\", \"norm_bias\": true}", SE_EUNSUPPORTED,
+               "norm_bias = true is not supported for modernbert");
+    expect_bad("{\"model_type\": \"modernbert\", \"rope_parameters\": {\"full_attention\": {\"rope_type\": "
+               "\"yarn\"}}}",
+               SE_EUNSUPPORTED, "rope_parameters.full_attention.rope_type 'yarn' is not supported");
+    expect_bad("{\"model_type\": \"modernbert\", \"num_hidden_layers\": 2, \"layer_types\": [\"full_attention\"]}",
+               SE_EFORMAT, "layer_types must be a list of num_hidden_layers = 2 strings");
+}
+
 static void test_vanilla(void **state)
 {
     (void)state;
@@ -136,7 +171,7 @@ static void test_refusals(void **state)
     (void)state;
     expect_bad("{\"model_type\": \"deberta-v2\"}", SE_EUNSUPPORTED,
                "model_type 'deberta-v2' is not supported (supported: bert, roberta, xlm-roberta, camembert, "
-               "distilbert, electra, mpnet, vanilla_transformer)");
+               "distilbert, electra, mpnet, modernbert, vanilla_transformer)");
     expect_bad("{\"model_type\": \"roberta\", \"position_embedding_type\": \"relative_key_query\"}",
                SE_EUNSUPPORTED, "position_embedding_type 'relative_key_query' is not supported for roberta "
                "(supported: absolute)");
@@ -243,7 +278,7 @@ static void test_save_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bert_defaults), cmocka_unit_test(test_vanilla), cmocka_unit_test(test_refusals), cmocka_unit_test(test_families),
+        cmocka_unit_test(test_bert_defaults), cmocka_unit_test(test_vanilla), cmocka_unit_test(test_modernbert), cmocka_unit_test(test_refusals), cmocka_unit_test(test_families),
         cmocka_unit_test(test_types_and_bounds), cmocka_unit_test(test_save_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -91,8 +91,9 @@ static void reference(att_case *c, double scale, int block)
                     double acc = 0;
                     for (int e = 0; e < dh; e++) acc += (double)qi[e] * kj[e];
                     p[j] = acc * scale;
-                    if (g_bias)
+                    if (g_bias && g_bias->bias)
                         p[j] += g_bias->bias[h * g_bias->ld + g_bias->center + (g_bias_flip ? i - j : j - i)];
+                    if (g_bias && g_bias->window > 0 && abs(j - i) > g_bias->window) p[j] = -INFINITY;
                     if (p[j] > mx) mx = p[j];
                 }
                 double *o = c->ref + (b + i) * D + h * dh;
@@ -196,7 +197,7 @@ static void test_distance_bias(void **state)
         make_case(&c, lens, 6, 3, dh, 1.0f);
         float *b = malloc(sizeof(float) * (size_t)(3 * ld));
         for (int i = 0; i < 3 * ld; i++) b[i] = 2.0f * frand();
-        se_att_bias bias = {b, ld, center};
+        se_att_bias bias = {b, ld, center, 0};
         g_bias = &bias;
         reference(&c, 0.2f, 0);
         static const int tiles[][2] = {{0, 0}, {7, 13}, {1, 1}};
@@ -220,6 +221,47 @@ static void test_distance_bias(void **state)
         free(b);
         free_case(&c);
     }
+}
+
+/* A sliding window (ModernBERT's local layers: keys |j - i| <= w) alone and
+ * with a distance bias: tiles smaller and larger than the window, so whole
+ * key blocks are skipped, rows meet their first key in a later block, and
+ * blocks hold masked and unmasked keys; a full-attention reference is far off. */
+static void test_window(void **state)
+{
+    (void)state;
+    static const int lens[] = {1, 7, 65, 300, 0, 33};
+    const int center = 299, ld = 2 * center + 1;
+    att_case c;
+    make_case(&c, lens, 6, 2, 16, 1.0f);
+    float *b = malloc(sizeof(float) * (size_t)(2 * ld));
+    for (int i = 0; i < 2 * ld; i++) b[i] = frand();
+    int obq, obk;
+    se_attention_get_tiles(&obq, &obk);
+    static const int wins[] = {1, 5, 40};
+    static const int tiles[][2] = {{0, 0}, {7, 13}, {16, 4}, {3, 64}};
+    for (int wi = 0; wi < 3; wi++)
+        for (int withb = 0; withb < 2; withb++) {
+            se_att_bias bias = {withb ? b : NULL, ld, center, wins[wi]};
+            g_bias = &bias;
+            reference(&c, 0.3f, 0);
+            for (int t = 0; t < 4; t++) {
+                if (tiles[t][0]) se_attention_set_tiles(tiles[t][0], tiles[t][1]);
+                run(&c, 0.3f);
+                const double e = rel_err(&c, c.out);
+                print_message("window %d bias %d tiles %d x %d: rel err %.3g\n", wins[wi], withb, tiles[t][0],
+                              tiles[t][1], e);
+                assert_true(e <= 1e-6);
+                se_attention_set_tiles(obq, obk);
+            }
+            bias.window = 0;
+            reference(&c, 0.3f, 0);
+            const double ef = rel_err(&c, c.out);
+            assert_true(ef > 1e-3);
+        }
+    g_bias = NULL;
+    free(b);
+    free_case(&c);
 }
 
 /* The test can fail: the same output is far from a reference with a wrong
@@ -392,7 +434,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lengths_and_tiles),
-        cmocka_unit_test(test_distance_bias), cmocka_unit_test(test_sensitivity),
+        cmocka_unit_test(test_distance_bias),
+        cmocka_unit_test(test_window), cmocka_unit_test(test_sensitivity),
         cmocka_unit_test(test_threads),           cmocka_unit_test(test_mixed_and_degenerate),
         cmocka_unit_test(test_long_sequence),
     };
