@@ -14,6 +14,7 @@ PKGS=(
     libpcre2-dev                         # PCRE2 with JIT: the Unicode regexes of tokenizer.json (Split, ByteLevel)
     clang libclang-rt-14-dev             # libFuzzer targets (the test command runs them)
     gnuplot-nox                          # launch/plot_scaling
+    iproute2 util-linux                  # ip, tc, unshare: scaling.sh --net-rate (shaped loopback per run)
     python3                              # launch/perfmodel.py, launch/scaling_csv.py (standard library only)
 )
 
