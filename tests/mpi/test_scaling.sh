@@ -124,6 +124,11 @@ for n in speedup efficiency breakdown seq; do
     [ "${w:-0}" -ge 800 ] || bad "$f width $w"
 done
 grep -qx "$TMP/png/scaling_breakdown.png" "$TMP/plot.out" || bad "plot_scaling did not list its files"
+[ -e "$TMP/png/scaling_network.png" ] && bad "a network plot without --net-rate rows"
+"$L/plot_scaling" "$TMP/net.csv" "$TMP/netpng" >"$TMP/plot.out" 2>"$TMP/plot.err" || { bad "network plot failed"; cat "$TMP/plot.err" >&2; }
+f="$TMP/netpng/scaling_network.png"
+[ -f "$f" ] && [ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] && [ "$(stat -c %s "$f")" -gt 10000 ] ||
+    bad "scaling_network.png missing or not a PNG"
 "$L/plot_scaling" "$CSV" "$TMP/png" --sweep no-such-sweep 2>"$TMP/plot2.err" && bad "plot of no rows succeeded"
 grep -q "no rows to plot" "$TMP/plot2.err" || bad "no message for an empty selection"
 
