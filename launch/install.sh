@@ -16,6 +16,7 @@ PKGS=(
     gzip zstd                            # the tests make real .gz and .zst shards with them
     clang libclang-rt-14-dev             # libFuzzer targets (the test command runs them)
     gnuplot-nox                          # launch/plot_scaling
+    iproute2 util-linux                  # ip, tc, unshare: scaling.sh --net-rate (shaped loopback per run)
     python3                              # launch/perfmodel.py, launch/scaling_csv.py (standard library only)
     strace                               # tests/mpi/test_file_commit_sync.sh: the fsync/rename calls, observed
 )

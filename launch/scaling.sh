@@ -27,6 +27,16 @@
 #                                         the host to have no other runnable
 #                                         process (/proc/stat procs_running)  [0]
 #     --timeout S            SE_RUN_TIMEOUT  seconds per run (0 = none)        [0]
+#     --transport shm|tcp    SE_TRANSPORT shm: whatever MPI picks on one host
+#                                         (shared memory); tcp: MPI forced onto
+#                                         TCP over loopback (--mca pml ob1 --mca
+#                                         btl tcp,self, osc pt2pt)            [shm]
+#     --net-rate "200mbit 1gbit 10gbit"  SE_NET_RATE  (tcp only) each point runs
+#                                         in a private network namespace
+#                                         (unshare -n, needs root) whose loopback
+#                                         is shaped by tc tbf at that rate
+#                                         (kbit/mbit/gbit); latency is TCP's own
+#                                         (no netem)                  [unshaped]
 #     --dry-run                           print the commands only
 #   SHARDENC=path/to/shardenc (default: build/shardenc next to this folder)
 #
@@ -72,6 +82,8 @@ LAUNCHER="${SE_LAUNCHER:-auto}"
 RUN_TIMEOUT="${SE_RUN_TIMEOUT:-0}"
 REPEAT="${SE_REPEAT:-1}"
 WAIT_IDLE="${SE_WAIT_IDLE:-0}"
+TRANSPORT="${SE_TRANSPORT:-shm}"
+NET_RATES="${SE_NET_RATE:-}"
 DRY=0
 BIN="${SHARDENC:-$SRC/build/shardenc}"
 PY="${PYTHON:-python3}"
@@ -97,6 +109,8 @@ while [ $# -gt 0 ]; do
         --timeout) need "$@"; RUN_TIMEOUT="$2"; shift ;;
         --repeat) need "$@"; REPEAT="$2"; shift ;;
         --wait-idle) need "$@"; WAIT_IDLE="$2"; shift ;;
+        --transport) need "$@"; TRANSPORT="$2"; shift ;;
+        --net-rate) need "$@"; NET_RATES="$2"; shift ;;
         --dry-run) DRY=1 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "scaling.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -107,6 +121,20 @@ done
 RANKS="${RANKS//,/ }" THREADS="${THREADS//,/ }" TPS="${TPS//,/ }" SPS="${SPS//,/ }"
 SEQS="${SEQS//,/ }" BATCHES="${BATCHES//,/ }"
 
+NET_RATES="${NET_RATES//,/ }"
+case "$TRANSPORT" in shm | tcp) ;; *) echo "scaling.sh: --transport must be shm or tcp, not '$TRANSPORT'" >&2; exit 2 ;; esac
+if [ -n "$NET_RATES" ]; then
+    [ "$TRANSPORT" = tcp ] || { echo "scaling.sh: --net-rate shapes TCP over loopback: it needs --transport tcp" >&2; exit 2; }
+    for v in $NET_RATES; do
+        [[ "$v" =~ ^[1-9][0-9]*(kbit|mbit|gbit)$ ]] ||
+            { echo "scaling.sh: --net-rate '$v' is not a rate like 200mbit, 1gbit, 10gbit" >&2; exit 2; }
+    done
+    if [ "$DRY" = 0 ]; then
+        for c in unshare ip tc; do
+            command -v "$c" >/dev/null || { echo "scaling.sh: --net-rate needs '$c' (util-linux, iproute2)" >&2; exit 2; }
+        done
+    fi
+fi
 case "$MODE" in strong | weak) ;; *) echo "scaling.sh: --mode must be strong or weak, not '$MODE'" >&2; exit 2 ;; esac
 [ -f "$CONFIG" ] || { echo "scaling.sh: config '$CONFIG' not found" >&2; exit 2; }
 if [ "$DRY" = 0 ] && [ ! -x "$BIN" ]; then
@@ -155,6 +183,7 @@ n_run=0 n_skip=0 n_fail=0
 skip() { echo "skip: $*" >&2; n_skip=$((n_skip + 1)); }
 
 echo "sweep $SWEEP: mode $MODE, config $CONFIG${LAYERS:+, $LAYERS layers}; output $OUT" >&2
+for NR in ${NET_RATES:-none}; do
 for P in $RANKS; do
     for t in $THREADS; do
         for T in $TPS; do
@@ -162,6 +191,7 @@ for P in $RANKS; do
                 for S in $SEQS; do
                     for B in $BATCHES; do
                         what="P=$P threads=$t tp=$T sp=$spv seq=$S batch=$B"
+                        [ "$NR" != none ] && what+=" net=$NR"
                         if [ $((P % T)) != 0 ]; then skip "$what: tp $T does not divide $P ranks"; continue; fi
                         if [ "$T" -gt "$HEADS" ]; then skip "$what: tp $T > $HEADS heads"; continue; fi
                         if [ "$spv" = on ] && [ "$T" = 1 ]; then skip "$what: sp needs tp > 1"; continue; fi
@@ -196,8 +226,22 @@ for P in $RANKS; do
                                 NODES=$(((P * t + HOST_CORES - 1) / HOST_CORES))
                                 cmd=(srun -N "$NODES" -n "$P" --cpus-per-task="$t" --cpu-bind=cores
                                     --distribution=block:block "$BIN" "${args[@]}") ;;
-                            mpiexec) cmd=(se_mpiexec -n "$P" -x OMP_NUM_THREADS -x OMP_PLACES -x OMP_PROC_BIND
-                                "$BIN" "${args[@]}") ;;
+                            mpiexec)
+                                mca=()
+                                [ "$TRANSPORT" = tcp ] && mca=(--mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include lo
+                                    --mca oob_tcp_if_include lo --mca osc pt2pt)
+                                cmd=(se_mpiexec -n "$P" "${mca[@]}" -x OMP_NUM_THREADS -x OMP_PLACES -x OMP_PROC_BIND
+                                    "$BIN" "${args[@]}")
+                                if [ "$NR" != none ]; then
+                                    # tbf: burst of 10 ms at the rate (at least 64 KiB: a bucket
+                                    # smaller than a TSO segment would stall), queue latency 50 ms
+                                    bps=${NR%bit}; case "$bps" in *k) bps=$((${bps%k} * 1000)) ;;
+                                        *m) bps=$((${bps%m} * 1000000)) ;; *g) bps=$((${bps%g} * 1000000000)) ;; esac
+                                    burst=$((bps / 8 / 100)); [ "$burst" -lt 65536 ] && burst=65536
+                                    cmd=(unshare -n bash -c 'ip link set lo up && tc qdisc add dev lo root tbf rate "$1" \
+                                        burst "$2" latency 50ms && . "$3" && shift 3 && "$@"' _ "$NR" "$burst" \
+                                        "$HERE/mpi_env.sh" se_mpiexec "${cmd[@]:1}")
+                                fi ;;
                             none)
                                 if [ "$P" != 1 ]; then skip "$what: --launcher none runs 1 rank only"; continue; fi
                                 cmd=("$BIN" "${args[@]}") ;;
@@ -218,13 +262,15 @@ for P in $RANKS; do
                             continue
                         fi
                         "$PY" "$HERE/scaling_csv.py" row "$OUT" sweep_id="$SWEEP" mode="$MODE" host="$HOST" \
-                            host_cores="$HOST_CORES" nodes="$NODES" timestamp="$(date -u +%Y-%m-%dT%H:%M:%SZ)" <<<"$outp" >&2
+                            host_cores="$HOST_CORES" nodes="$NODES" transport="$TRANSPORT" net_rate="${NR/#none/}" \
+                            timestamp="$(date -u +%Y-%m-%dT%H:%M:%SZ)" <<<"$outp" >&2
                         n_run=$((n_run + 1))
                     done
                 done
             done
         done
     done
+done
 done
 if [ "$DRY" = 0 ] && [ "$n_run" -gt 0 ]; then
     "$PY" "$HERE/scaling_csv.py" finalize "$OUT" "$SWEEP"

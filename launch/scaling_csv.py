@@ -38,7 +38,7 @@ COLUMNS = [
     "iters", "repeats", "tokens_per_forward", "tokens_per_s", "tokens_per_s_per_rank", "gflops", "sgemm_gflops",
     "pct_of_sgemm", "seconds", "peak_rss_bytes_per_rank", "weight_bytes_per_rank", "t_gemm", "t_attention",
     "t_other", "t_collectives", "collective_calls_per_layer", "collective_bytes_per_layer", "collective_bytes",
-    "speedup", "efficiency",
+    "speedup", "efficiency", "transport", "net_rate",
 ]
 
 
@@ -111,6 +111,10 @@ def cmd_row(path, kv):
         "collective_bytes": int(js["collective_bytes"]),
         "speedup": "",
         "efficiency": "",
+        # scaling.sh --transport / --net-rate: shm (MPI's choice on one host) or
+        # tcp over loopback, shaped by tc tbf at net_rate (empty: unshaped)
+        "transport": extra.get("transport", "shm"),
+        "net_rate": extra.get("net_rate", ""),
     }
     row["cores"] = cores_used(row)
     new = not os.path.exists(path) or os.path.getsize(path) == 0
@@ -143,7 +147,9 @@ def cores_used(r):
 def group_key(r):
     weak = r["mode"] == "weak"
     work = "%g" % (float(r["batch_per_group"]) / float(r["tp"])) if weak else r["global_batch"]
-    return (r["sweep_id"], r["mode"], r["config"], r["layers"], r["seq"], work)
+    # one reference per network: efficiency at 200mbit is against 1 rank there
+    return (r["sweep_id"], r["mode"], r["config"], r["layers"], r["seq"], work, r.get("transport", ""),
+            r.get("net_rate", ""))
 
 
 def cmd_finalize(path, sweep=None):
@@ -177,7 +183,7 @@ def cmd_best(out, paths):
             for r in csv.DictReader(f):
                 n += 1
                 k = tuple(r[c] for c in ("mode", "config", "layers", "seq", "batch_per_group", "ranks", "threads",
-                                         "tp", "sp"))
+                                         "tp", "sp", "transport", "net_rate") if c in r)
                 if k not in best or float(r["tokens_per_s"]) > float(best[k]["tokens_per_s"]):
                     best[k] = r
     rows = list(best.values())

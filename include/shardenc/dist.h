@@ -133,6 +133,12 @@ se_status se_dist_gatherv_bytes(const void *send, int64_t n, void **recv, int64_
 typedef struct se_counter se_counter;
 se_status se_counter_create(MPI_Comm comm, int n_slots, se_counter **out, se_error *err);
 se_status se_counter_add(se_counter *c, const int64_t *add, int64_t *old, se_error *err);
+/* The same without waiting: starts the operation (at most one in flight, its
+ * old[] must stay valid) and se_counter_wait completes it. */
+se_status se_counter_iadd(se_counter *c, const int64_t *add, int64_t *old, se_error *err);
+se_status se_counter_wait(se_counter *c, se_error *err);
+/* Rank 0 (the window's host) lets queued one-sided operations progress. */
+void se_counter_poll(se_counter *c);
 void se_counter_free(se_counter *c);
 
 #endif

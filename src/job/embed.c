@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "job/embed_internal.h"
@@ -139,6 +140,59 @@ static se_status check_memory(se_job *J, const se_hostinfo *hi, se_error *err)
     return SE_OK;
 }
 
+/* Every rank writes under the output prefix (its PREFIX.ids.part<r>, group
+ * leaders the rows in place, rank 0 reads the parts and renames), so every
+ * rank must see the same directory. Rank 0 writes a unique token to
+ * PREFIX.probe (fsync, close), the token goes round in a broadcast, and every
+ * other rank opens the file afresh (close-to-open, as NFS guarantees) and must
+ * read that very token. A prefix on node-local storage (/tmp, /dev/shm, a
+ * local disk on each node) fails here, before any work. */
+static se_status probe_output(se_job *J, const se_hostinfo *hi, se_error *err)
+{
+    const se_grid *g = J->g;
+    char path[4200], token[160] = {0}, host[64] = "?";
+    se_job_path(path, sizeof path, J->o->output, ".probe");
+    gethostname(host, sizeof host - 1);
+    se_status st = SE_OK;
+    if (g->world_rank == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(token, sizeof token, "shardenc output probe %s pid %ld t %lld.%09ld", host, (long)getpid(),
+                 (long long)ts.tv_sec, ts.tv_nsec);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+            st = se_error_set(err, SE_EIO, "%s: cannot create a file under the output prefix: %s", path,
+                              strerror(errno));
+        else {
+            st = se_pwrite_full(fd, token, strlen(token), 0, path, err);
+            if (!st && fsync(fd) != 0) st = se_error_set(err, SE_EIO, "%s: fsync failed: %s", path, strerror(errno));
+            if (close(fd) != 0 && !st) st = se_error_set(err, SE_EIO, "%s: close failed: %s", path, strerror(errno));
+        }
+    }
+    se_error merr;
+    se_status bs = se_dist_bcast(token, sizeof token, 0, g->world, &merr);
+    if (!st && bs) st = bs, *err = merr;
+    if (!bs && g->world_rank != 0 && token[0]) {
+        char got[sizeof token] = {0};
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, got, sizeof got - 1) : -1;
+        int e = errno;
+        if (fd >= 0) close(fd);
+        if (n < 0 || strcmp(got, token) != 0)
+            st = se_error_set(err, SE_EINVAL,
+                              "%s: rank %d on host %s %s the probe file rank 0 wrote on host %s: the output prefix "
+                              "must be on a file system every rank sees, coherent for pwrite and rename (a shared "
+                              "file system such as NFS, Lustre, GPFS or CephFS), not node-local storage (/tmp, "
+                              "/dev/shm, a local disk)",
+                              path, g->world_rank, host,
+                              n < 0 ? (e == ENOENT ? "does not see" : "cannot read") : "reads other content in",
+                              hi->host0);
+    }
+    st = se_dist_agree(g->world, st, err);
+    if (g->world_rank == 0) unlink(path);
+    return st;
+}
+
 /* Rank 0 looks at PREFIX.meta.json: a finished job with this very
  * fingerprint (and its data file still there) is not run again. */
 static se_status already_complete(se_job *J, int *done, se_error *err)
@@ -179,6 +233,7 @@ se_status se_embed_run(const se_embed_opts *o, const se_grid *g, se_error *err)
                                               "their hosts)");
         st = se_dist_agree(g->world, st, err);
     }
+    if (!st) st = probe_output(&J, &hi, err);
     if (!st) st = se_corpus_index(&J, err);
     if (!st) st = se_dist_agree(g->world, plan(&J, err), err); /* identical on every rank */
     if (!st) st = se_store_fingerprint(&J, err);

@@ -179,6 +179,7 @@ typedef struct {
     char store_path[4200], journal_path[4200];
     /* timings */
     double t_index, t_encode, t_assemble, t_sync, busy;
+    double t_wait; /* this group's time drawing tail batches from the shared counter */
     int64_t my_tokens, my_batches, n_syncs;
 } se_job;
 

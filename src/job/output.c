@@ -83,6 +83,9 @@ static const char *window_rule(se_pooling p)
     }
 }
 
+/* Per group: tokens, batches, busy s, syncs, sync s, wait s (waiting for work). */
+#define SE_GROUP_FIGS 6
+
 static se_status write_meta(se_job *J, const double *group_fig, double total, se_error *err)
 {
     const se_embed_opts *o = J->o;
@@ -152,17 +155,19 @@ static se_status write_meta(se_job *J, const double *group_fig, double total, se
     json_str(f, se_gemm_info());
     fprintf(f, "},\n");
     fprintf(f, "  \"groups\": [");
-    double mean = 0, mx = 0;
+    double mean = 0, mx = 0, wait_share = 0;
     for (int i = 0; i < g->dp_size; i++) {
-        const double *v = group_fig + 5 * i;
+        const double *v = group_fig + SE_GROUP_FIGS * i;
         fprintf(f,
                 "%s\n    {\"group\": %d, \"tokens\": %.0f, \"batches\": %.0f, \"busy_seconds\": %.3f, "
-                "\"syncs\": %.0f, \"sync_seconds\": %.3f}",
-                i ? "," : "", i, v[0], v[1], v[2], v[3], v[4]);
+                "\"syncs\": %.0f, \"sync_seconds\": %.3f, \"wait_seconds\": %.3f}",
+                i ? "," : "", i, v[0], v[1], v[2], v[3], v[4], v[5]);
         mean += v[2] / g->dp_size;
         if (v[2] > mx) mx = v[2];
+        if (v[2] > 0 && v[5] / v[2] > wait_share) wait_share = v[5] / v[2];
     }
-    fprintf(f, "\n  ],\n  \"slowest_group_busy_over_mean\": %.4f,\n", mean > 0 ? mx / mean : 1.0);
+    fprintf(f, "\n  ],\n  \"slowest_group_busy_over_mean\": %.4f,\n  \"max_wait_over_busy\": %.4f,\n",
+            mean > 0 ? mx / mean : 1.0, wait_share);
     fprintf(f,
             "  \"timings\": {\"index_seconds\": %.3f, \"encode_seconds\": %.3f, \"assemble_seconds\": %.3f, "
             "\"total_seconds\": %.3f, \"tokens_per_s\": %.1f, \"index_mb_per_s_per_rank\": %.2f}\n}\n",
@@ -184,8 +189,9 @@ se_status se_output_finish(se_job *J, double t_start, se_error *err)
     const se_grid *g = J->g;
     const se_embed_opts *o = J->o;
     /* per-group figures for meta.json */
-    double mine[5] = {(double)J->my_tokens, (double)J->my_batches, J->busy, (double)J->n_syncs, J->t_sync};
-    double *all = g->world_rank == 0 ? calloc((size_t)g->world_size * 5, sizeof(double)) : NULL;
+    double mine[SE_GROUP_FIGS] = {(double)J->my_tokens, (double)J->my_batches, J->busy,
+                                  (double)J->n_syncs,   J->t_sync,           J->t_wait};
+    double *all = g->world_rank == 0 ? calloc((size_t)g->world_size * SE_GROUP_FIGS, sizeof(double)) : NULL;
     se_status st = g->world_rank == 0 && !all ? se_error_set(err, SE_ENOMEM, "cannot allocate group figures") : SE_OK;
     void *got = NULL;
     int64_t bytes = 0;
@@ -196,7 +202,8 @@ se_status se_output_finish(se_job *J, double t_start, se_error *err)
         memcpy(all, got, (size_t)bytes);
         /* keep the TP leaders' figures: one row per group */
         for (int i = 0; i < g->dp_size; i++)
-            for (int k = 0; k < 5; k++) all[5 * i + k] = all[5 * (i * g->tp_size) + k];
+            for (int k = 0; k < SE_GROUP_FIGS; k++)
+                all[SE_GROUP_FIGS * i + k] = all[SE_GROUP_FIGS * (i * g->tp_size) + k];
         st = write_ids(J, err);
         if (!st) st = write_meta(J, all, se_time_now() - t_start, err);
         /* final names only now; meta.json, the mark of a complete job, last */

@@ -35,6 +35,19 @@ check "  TP 2 within 1e-6 of TP 1" $npy cmp "$w/dtp.npy" "$w/d11.npy" 1e-6
 check "default (openblas), 1 rank x 1 thread" embed 1 1 --gemm openblas --output "$w/n11"
 check "default (openblas), 2 DP groups" embed 2 1 --gemm openblas --output "$w/n21"
 check "  1 vs 2 DP groups: cmp equal" cmp "$w/n11.npy" "$w/n21.npy"
+# issue 15: the static share plus the counter's tail, over TCP (how groups on
+# several nodes talk): still cmp-equal, and each group's wait is recorded
+check "default, 1 rank, small batches" embed 1 1 --gemm openblas --batch-tokens 400 --output "$w/s11"
+check "2 DP groups over TCP, small batches" env OMP_NUM_THREADS=1 SE_MPI_TIMEOUT=300 bash -c 'source "$0/launch/mpi_env.sh"; se_mpiexec -n 2 --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include lo --mca osc pt2pt "$@"' \
+    "$SE_SRC" "$bin" embed --quiet --model "$fx" --input "$w/c.jsonl" --pooling mean --gemm openblas --batch-tokens 400 --output "$w/s21"
+check "  1 vs 2 DP groups over TCP: cmp equal" cmp "$w/s11.npy" "$w/s21.npy"
+check "  both groups worked, waits recorded" python3 -c "
+import json, sys
+m = json.load(open(sys.argv[1]))
+g = m['groups']
+assert len(g) == 2 and all(x['batches'] > 0 and x['wait_seconds'] >= 0 for x in g), g
+assert 0 <= m['max_wait_over_busy'] < 1, m
+" "$w/s21.meta.json"
 check "  deterministic within 1e-6 of default" $npy cmp "$w/d11.npy" "$w/n11.npy" 1e-6
 # informational: whether the default mode's bits depend on the thread count here
 if embed 1 2 --gemm openblas --output "$w/n12" >/dev/null 2>&1; then

@@ -190,5 +190,19 @@ if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $el -lt 30 ] && grep -q "broken/model.s
 else
     bad "rank failure (rc $rc, ${el}s)"; cat "$w/e.log"
 fi
+
+# 7. Writer ranks must see one output directory (issue 15). Rank 1 runs in a
+#    mount namespace of its own with a fresh tmpfs over the output directory:
+#    a real node-local view. Refused before any work, with the reason.
+mkdir -p "$w/shared"
+pargs=(embed --quiet --model "$fx/tiny_bert" --input "$w/mixed.jsonl" --output "$w/shared/p")
+SE_MPI_TIMEOUT=60 se_mpiexec -n 1 "$bin" "${pargs[@]}" : -n 1 unshare -m sh -c 'mount -t tmpfs tmpfs "$0" && exec "$@"' \
+    "$w/shared" "$bin" "${pargs[@]}" >"$w/e.log" 2>&1; rc=$?
+if [ $rc -ne 0 ] && grep -q "rank 1 on host .* does not see the probe file .*node-local storage" "$w/e.log" \
+    && [ -z "$(ls -A "$w/shared")" ]; then
+    ok "output prefix not shared by rank 1: refused (exit $rc) before any work, nothing left"
+else
+    bad "output probe refusal (rc $rc)"; cat "$w/e.log"; ls -A "$w/shared"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

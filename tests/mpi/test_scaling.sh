@@ -42,6 +42,20 @@ grep -q "mode must be strong or weak" "$TMP/bad.err" || bad "no message for a ba
     --seq "64 128" --batch 4 --layers 1 --iters 20 --warmup 3 --repeat 2 --out "$CSV" >"$TMP/sweep.out" 2>"$TMP/sweep.err" ||
     { bad "sweep exited non-zero"; cat "$TMP/sweep.err" >&2; }
 grep -q "8 runs, 8 skipped, 0 failed" "$TMP/sweep.err" || { bad "sweep summary"; tail -3 "$TMP/sweep.err" >&2; }
+# 2b. TCP on a loopback shaped by tc tbf in a private network namespace (issue
+#     15): 2 runs; at 8 mbit/s the TP all-reduces take far longer than at 1 gbit/s.
+"$L/scaling.sh" --config "$SE_SRC/configs/tiny-bench.json" --ranks 2 --tp 2 --seq 64 --batch 2 --layers 1 --iters 5 \
+    --transport tcp --net-rate "8mbit 1gbit" --out "$TMP/net.csv" >/dev/null 2>"$TMP/net.err" ||
+    { bad "tcp --net-rate sweep exited non-zero"; cat "$TMP/net.err" >&2; }
+"$PY" - "$TMP/net.csv" <<'EOF' || bad "tcp --net-rate CSV"
+import csv, sys
+rows = {r["net_rate"]: r for r in csv.DictReader(open(sys.argv[1]))}
+assert sorted(rows) == ["1gbit", "8mbit"] and all(r["transport"] == "tcp" for r in rows.values()), rows
+slow, fast = float(rows["8mbit"]["t_collectives"]), float(rows["1gbit"]["t_collectives"])
+assert slow > 5 * fast, "collectives %g s at 8mbit vs %g s at 1gbit: the rate is not applied" % (slow, fast)
+EOF
+"$L/scaling.sh" --transport shm --net-rate 1gbit --dry-run 2>"$TMP/bad.err" && bad "--net-rate without tcp accepted"
+grep -q "needs --transport tcp" "$TMP/bad.err" || bad "no message for --net-rate without tcp"
 # 3. A weak-scaling run appended to the same file (no second header).
 "$L/scaling.sh" --config "$SE_SRC/configs/tiny-bench.json" --mode weak --ranks 2 --tp 2 --seq 64 --batch 2 \
     --layers 1 --iters 5 --out "$CSV" >/dev/null 2>"$TMP/weak.err" || bad "weak run exited non-zero"
@@ -51,7 +65,8 @@ import csv, sys
 want = ("sweep_id,timestamp,host,mode,config,arch,d_model,n_heads,d_ff,layers,seq,batch_per_group,global_batch,"
         "ranks,threads,cores,nodes,host_cores,tp,dp,sp,iters,repeats,tokens_per_forward,tokens_per_s,tokens_per_s_per_rank,gflops,"
         "sgemm_gflops,pct_of_sgemm,seconds,peak_rss_bytes_per_rank,weight_bytes_per_rank,t_gemm,t_attention,t_other,"
-        "t_collectives,collective_calls_per_layer,collective_bytes_per_layer,collective_bytes,speedup,efficiency")
+        "t_collectives,collective_calls_per_layer,collective_bytes_per_layer,collective_bytes,speedup,efficiency,"
+        "transport,net_rate")
 lines = open(sys.argv[1]).read().splitlines()
 err = []
 if lines[0] != want: err.append("header: %r" % lines[0])
@@ -65,6 +80,7 @@ exp = sorted([("1", "1", "0", s, "4") for s in ("64", "128")] + [("2", "1", "0",
 if got != exp: err.append("strong grid %s" % got)
 for r in rows:
     tag = "%s P%s tp%s sp%s seq%s" % (r["mode"], r["ranks"], r["tp"], r["sp"], r["seq"])
+    if r["transport"] != "shm" or r["net_rate"] != "": err.append(tag + ": transport columns")
     if r["d_model"] != "64" or r["n_heads"] != "4" or r["d_ff"] != "256" or r["layers"] != "1":
         err.append(tag + ": shape columns")
     if float(r["tokens_per_s"]) <= 0 or float(r["seconds"]) <= 0 or float(r["gflops"]) <= 0: err.append(tag + ": rates")
@@ -108,6 +124,11 @@ for n in speedup efficiency breakdown seq; do
     [ "${w:-0}" -ge 800 ] || bad "$f width $w"
 done
 grep -qx "$TMP/png/scaling_breakdown.png" "$TMP/plot.out" || bad "plot_scaling did not list its files"
+[ -e "$TMP/png/scaling_network.png" ] && bad "a network plot without --net-rate rows"
+"$L/plot_scaling" "$TMP/net.csv" "$TMP/netpng" >"$TMP/plot.out" 2>"$TMP/plot.err" || { bad "network plot failed"; cat "$TMP/plot.err" >&2; }
+f="$TMP/netpng/scaling_network.png"
+[ -f "$f" ] && [ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] && [ "$(stat -c %s "$f")" -gt 10000 ] ||
+    bad "scaling_network.png missing or not a PNG"
 "$L/plot_scaling" "$CSV" "$TMP/png" --sweep no-such-sweep 2>"$TMP/plot2.err" && bad "plot of no rows succeeded"
 grep -q "no rows to plot" "$TMP/plot2.err" || bad "no message for an empty selection"
 
