@@ -7,12 +7,9 @@
 # of the fixed 1024-row blocks.
 set -u
 source "$SE_SRC/launch/mpi_env.sh"
+source "$SE_SRC/tests/mpi/check_lib.sh"
 bin="$SHARDENC"; fx="$SE_FIXTURES/models/small_bert"; npy="python3 $SE_SRC/tests/mpi/npytool.py"
 w="$(mktemp -d)"; trap 'rm -rf "$w"' EXIT
-pass=0; fail=0
-ok()   { pass=$((pass + 1)); echo "ok: $*"; }
-bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { local what="$1"; shift; if "$@" >"$w/check.log" 2>&1; then ok "$what"; else bad "$what"; cat "$w/check.log"; fi; }
 embed() { local n="$1" t="$2"; shift 2; OMP_NUM_THREADS="$t" SE_MPI_TIMEOUT=300 se_mpiexec -n "$n" "$bin" embed --quiet \
     --model "$fx" --input "$w/c.jsonl" --batch-tokens 3000 --pooling mean "$@"; }
 

@@ -7,15 +7,12 @@
 # uninterrupted run.
 set -u
 source "$SE_SRC/launch/mpi_env.sh"
+source "$SE_SRC/tests/mpi/check_lib.sh"
 export OMP_NUM_THREADS=1
 bin="$SHARDENC"; fx="$SE_FIXTURES/models"
 w="$(mktemp -d)"; mnt="$w/fs"
 cleanup() { mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"; rm -rf "$w"; }
 trap cleanup EXIT
-pass=0; fail=0
-ok()   { pass=$((pass + 1)); echo "ok: $*"; }
-bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { local what="$1"; shift; if "$@" >"$w/check.log" 2>&1; then ok "$what"; else bad "$what"; cat "$w/check.log"; fi; }
 same() { cmp "$1.npy" "$2.npy" && cmp "$1.ids.txt" "$2.ids.txt"; }
 run1() { "$bin" embed --quiet "$@"; }   # singleton: one rank, no mpiexec
 

@@ -8,13 +8,10 @@
 # file; the resume fingerprint covers every input.
 set -u
 source "$SE_SRC/launch/mpi_env.sh"
+source "$SE_SRC/tests/mpi/check_lib.sh"
 export OMP_NUM_THREADS=1
 bin="$SHARDENC"; fx="$SE_FIXTURES/models"; npy="python3 $SE_SRC/tests/mpi/npytool.py"
 w="$(mktemp -d)"; trap 'rm -rf "$w"' EXIT
-pass=0; fail=0
-ok()   { pass=$((pass + 1)); echo "ok: $*"; }
-bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { local what="$1"; shift; if "$@" >"$w/check.log" 2>&1; then ok "$what"; else bad "$what"; cat "$w/check.log"; fi; }
 embed() { SE_MPI_TIMEOUT=300 se_mpiexec -n "$1" "$bin" embed --quiet --model "$fx/tiny_bert" "${@:2}"; }
 for t in gzip zstd; do command -v $t >/dev/null || { echo "FAIL: the $t command is missing (launch/install.sh installs it)"; exit 1; }; done
 

@@ -7,13 +7,10 @@
 # ELECTRA at TP 3 with SP; overrides and refusals by name.
 set -u
 source "$SE_SRC/launch/mpi_env.sh"
+source "$SE_SRC/tests/mpi/check_lib.sh"
 export OMP_NUM_THREADS=1
 bin="$SHARDENC"; fx="$SE_FIXTURES/models"; npy="python3 $SE_SRC/tests/mpi/npytool.py"
 w="$(mktemp -d)"; trap 'rm -rf "$w"' EXIT
-pass=0; fail=0
-ok()   { pass=$((pass + 1)); echo "ok: $*"; }
-bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { local what="$1"; shift; if "$@" >"$w/check.log" 2>&1; then ok "$what"; else bad "$what"; cat "$w/check.log"; fi; }
 embed() { SE_MPI_TIMEOUT=300 se_mpiexec -n "$1" "$bin" embed "${@:2}"; }
 
 check "tiny_st, 2 ranks tp 2: the folder's modules" embed 2 --tp 2 --model "$fx/tiny_st" --input "$fx/tiny_st/input.jsonl" --output "$w/st"

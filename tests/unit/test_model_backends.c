@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "se_test_mpi.h"
 #include "se_test_util.h"
 #include "shardenc/kernels.h"
 #include "shardenc/model.h"
@@ -62,25 +63,9 @@ static void test_bert(void **state) { (void)state; check("small_bert"); }
 static void test_bert_gelu_tanh(void **state) { (void)state; check("tiny_bert_gelu_new"); }
 static void test_vanilla(void **state) { (void)state; check("small_vanilla"); }
 
-static int setup(void **state)
-{
-    (void)state;
-    int argc = 0;
-    char **argv = NULL;
-    se_error err;
-    return se_dist_init(&argc, &argv, &err) == SE_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    se_dist_finalize();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_bert), cmocka_unit_test(test_bert_gelu_tanh),
                                        cmocka_unit_test(test_vanilla)};
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, se_test_mpi_setup, se_test_mpi_teardown);
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "se_test_mpi.h"
 #include "se_test_util.h"
 #include "shardenc/model.h"
 
@@ -177,22 +178,6 @@ static void test_refusals(void **state)
     se_test_batch_free(&B);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    int argc = 0;
-    char **argv = NULL;
-    se_error err;
-    return se_dist_init(&argc, &argv, &err) == SE_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    se_dist_finalize();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,5 +185,5 @@ int main(void)
         cmocka_unit_test(test_modes),
         cmocka_unit_test(test_refusals),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, se_test_mpi_setup, se_test_mpi_teardown);
 }
