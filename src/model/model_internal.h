@@ -9,6 +9,14 @@ extern const se_recipe se_recipe_bert, se_recipe_roberta, se_recipe_distilbert, 
 
 /* BERT's layer names (BertLayer in modeling_bert.py), shared by the families
  * that kept them (RoBERTa, ELECTRA). A macro: C wants constant initialisers. */
+/* BERT's embedding tensor names and layer probe, shared by the families that
+ * keep BERT's checkpoint layout (bert, roberta, electra); needs SE_BERT_LAYER_NAMES. */
+#define SE_BERT_LAYOUT                                                   \
+    .tok_emb = "embeddings.word_embeddings.weight",                     \
+    .pos_emb = "embeddings.position_embeddings.weight",                 \
+    .type_emb = "embeddings.token_type_embeddings.weight",              \
+    .emb_ln_g = "embeddings.LayerNorm.weight", .emb_ln_b = "embeddings.LayerNorm.bias", \
+    .layer = SE_BERT_LAYER_NAMES, .layer_probe = "encoder.layer.%d.output.dense.weight"
 #define SE_BERT_LAYER_NAMES                                                                                            \
     {                                                                                                                  \
         {"encoder.layer.%d.attention.self.query.weight", "encoder.layer.%d.attention.self.key.weight",                 \
