@@ -239,6 +239,9 @@ se_status se_doc_parse_tsv(const char *line, size_t len, const char *where, cons
     for (int k = 0; k < n_cols && !st; k++) {
         if (strcmp(cols[k], idf)) continue;
         if (k >= n || clen[k] == 0) st = se_error_set(err, SE_EFORMAT, "%s: empty id (column \"%s\")", where, idf);
+        /* a NUL would cut the id short (to nothing, or into another document's id) */
+        else if (memchr(line + start[k], '\0', clen[k]))
+            st = se_error_set(err, SE_EFORMAT, "%s: the id (column \"%s\") contains a NUL byte", where, idf);
         else if (!(doc->id = strndup(line + start[k], clen[k]))) st = se_error_set(err, SE_ENOMEM, "%s: out of memory", where);
     }
     for (int i = 0; i < n_tf && !st; i++)

@@ -192,6 +192,10 @@ static void test_tsv(void **state)
     assert_non_null(strstr(err.msg, "c.tsv:9: no tab"));
     assert_int_equal(T("\tsome text", NULL), SE_EFORMAT);
     assert_non_null(strstr(err.msg, "empty id"));
+    /* a NUL byte inside the id (found by fuzz_io_jsonl: it became an empty id) */
+    assert_int_equal(se_doc_parse_tsv("\0\0\0\0\t\0\0\0-", 9, "c.tsv:9", NULL, &d, &err), SE_EFORMAT);
+    assert_non_null(strstr(err.msg, "c.tsv:9: the id (column \"id\") contains a NUL byte"));
+    assert_int_equal(se_doc_parse_tsv("a\0b\ttext", 8, "c.tsv:9", NULL, &d, &err), SE_EFORMAT);
     /* named columns: BEIR-like title and text out of three */
     const char *cols[] = {"pid", "title", "text"}, *tf[] = {"title", "text"};
     se_doc_fields f = {.id_field = "pid", .text_fields = tf, .n_text = 2, .tsv_columns = cols, .n_tsv = 3};
