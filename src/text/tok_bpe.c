@@ -217,14 +217,14 @@ static int32_t piece_id(const se_tmodel *m, const char *s, size_t n, int pre, in
     char tmp[256];
     size_t k = 0;
     if (pre && m->cont_len + n + m->eow_len > sizeof tmp) return -1;
-    if (pre) {
+    if (pre && m->cont_len) { /* an absent prefix or suffix is NULL: no memcpy from it */
         memcpy(tmp, m->cont_prefix, m->cont_len);
         k = m->cont_len;
     }
     if (k + n + m->eow_len > sizeof tmp) return -1;
     memcpy(tmp + k, s, n);
     k += n;
-    if (suf) {
+    if (suf && m->eow_len) {
         memcpy(tmp + k, m->eow_suffix, m->eow_len);
         k += m->eow_len;
     }
