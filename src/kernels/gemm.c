@@ -37,7 +37,9 @@
 
 struct se_weight {
     const float *W; /* [N, K], the caller's (fp32), else NULL */
-    uint16_t *W16;  /* [N, K] bf16, owned: precision bf16 outside the native path */
+    uint16_t *W16;  /* bf16, owned (precision bf16 outside the native path): [N, K], or the oneDNN
+                     * primitive's own fp32 layout element for element */
+    size_t n16;     /* elements of W16 */
     int N, K, with_bias, act;
 #ifdef SE_HAVE_ONEDNN
     dnnl_primitive_t prim;
@@ -193,6 +195,17 @@ static void widen(float *dst, const uint16_t *src, size_t n)
     for (size_t i = 0; i < n; i++) dst[i] = se_bf16_to_f32(src[i]);
 }
 
+/* w->W16 = src[0..n) rounded to bf16 (RNE), and the widening scratch sized for it. */
+static se_status make_w16(se_weight *w, const float *src, size_t n, se_error *err)
+{
+    g_native = 0;
+    w->n16 = n;
+    w->W16 = se_alloc(n ? n : 1, sizeof(uint16_t));
+    if (!w->W16) return se_error_set(err, SE_ENOMEM, "cannot allocate %zu bytes of bf16 weights", n * 2);
+    for (size_t i = 0; i < n; i++) w->W16[i] = se_f32_to_bf16(src[i]);
+    return grow((void **)&g_wide, &g_wide_cap, n, sizeof(float), err);
+}
+
 #ifdef SE_HAVE_ONEDNN
 static dnnl_engine_t g_eng;
 static dnnl_stream_t g_strm;
@@ -254,12 +267,14 @@ static se_status act_mem(int role, int64_t rows, int64_t cols, int64_t ld, dnnl_
 }
 
 /* The matmul primitive of w with src and weights of type dt (f32, or bf16
- * with f32 accumulation, bias and dst). W is the fp32 [N,K] weight to
- * reorder from, or NULL (bf16 widened per call: the weights memory gets its
- * data handle at each call, so the primitive must read our plain layout;
- * if it asks for another, w->prim stays NULL and OpenBLAS runs the product).
- * A bf16 primitive the CPU lacks sets *unimpl and returns SE_OK. */
-static se_status pack_onednn(se_weight *w, const float *W, dnnl_data_type_t dt, int *unimpl, se_error *err)
+ * with f32 accumulation, bias and dst), from the fp32 [N,K] weight W.
+ * widen (bf16 without a bf16 matmul): an fp32 primitive whose weights, in the
+ * layout it asked for (a reorder is elementwise, so any layout), are kept
+ * only as bf16 in W16 and widened into the scratch at each call, the weights
+ * memory's data handle pointing there. A bf16 primitive the CPU lacks sets
+ * *unimpl and returns SE_OK. */
+static se_status pack_onednn(se_weight *w, const float *W, dnnl_data_type_t dt, int widen, int *unimpl,
+                             se_error *err)
 {
     se_status st = dnnl_init(err);
     if (st) return st;
@@ -296,14 +311,13 @@ static se_status pack_onednn(se_weight *w, const float *W, dnnl_data_type_t dt, 
         }
     }
     const dnnl_memory_desc_t *want = st || !pd ? NULL : dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    if (want && !W && !dnnl_memory_desc_equal(want, &user)) want = NULL; /* widened per call: plain layout only */
     if (want) st = dnnl_check(dnnl_primitive_create(&w->prim, pd), "matmul primitive", err);
     if (!want || st) {
-        /* no primitive: unimplemented bf16, or a layout we cannot feed per call */
+        /* no primitive: unimplemented bf16 */
     } else if (dnnl_memory_desc_equal(want, &user)) {
-        /* the library reads our layout: no copy (W NULL: handle set per call) */
-        st = dnnl_check(dnnl_memory_create(&w->wmem, &user, g_eng, W ? (void *)W : DNNL_MEMORY_NONE), "weights memory",
-                        err);
+        /* the library reads our layout: no copy */
+        st = dnnl_check(dnnl_memory_create(&w->wmem, &user, g_eng, (void *)W), "weights memory", err);
+        if (!st && widen) st = make_w16(w, W, (size_t)N * (size_t)K, err);
     } else {
         /* reorder once into the layout the primitive asked for */
         w->packed_bytes = dnnl_memory_desc_get_size(want);
@@ -324,6 +338,13 @@ static se_status pack_onednn(se_weight *w, const float *W, dnnl_data_type_t dt, 
         if (rp) dnnl_primitive_destroy(rp);
         if (rpd) dnnl_primitive_desc_destroy(rpd);
         if (um) dnnl_memory_destroy(um);
+        if (!st && widen) {
+            /* keep the primitive's layout, as bf16 only */
+            st = make_w16(w, w->packed, w->packed_bytes / sizeof(float), err);
+            se_free(w->packed);
+            w->packed = NULL;
+            w->packed_bytes = 0;
+        }
     }
     if (!st && w->prim && w->with_bias)
         st = dnnl_check(dnnl_memory_create(&w->bmem, &bia, g_eng, DNNL_MEMORY_NONE), "bias", err);
@@ -347,7 +368,7 @@ se_status se_weight_pack(se_weight **out, const float *W, int N, int K, int with
 #ifdef SE_HAVE_ONEDNN
     if (se_gemm_current() == SE_GEMM_ONEDNN && N > 0 && K > 0) {
         int unimpl = 0;
-        st = pack_onednn(w, W, bf16 ? dnnl_bf16 : dnnl_f32, &unimpl, err);
+        st = pack_onednn(w, W, bf16 ? dnnl_bf16 : dnnl_f32, 0, &unimpl, err);
         if (!st && bf16 && w->prim) {
             g_native = 1;
         } else if (!st && unimpl) {
@@ -355,20 +376,13 @@ se_status se_weight_pack(se_weight **out, const float *W, int N, int K, int with
                 se_log(SE_LOG_INFO, "oneDNN has no bf16 matmul on this CPU: bf16 weights are widened to fp32 per "
                                     "product (precision path bf16-weights)");
             /* the fp32 primitive on the widened scratch, its handle set per call */
-            st = pack_onednn(w, NULL, dnnl_f32, &unimpl, err);
+            st = pack_onednn(w, W, dnnl_f32, 1, &unimpl, err);
         }
     }
 #endif
     if (bf16 && K > g_maxk) g_maxk = K;
-    if (!st && bf16 && !w->src16) {
-        /* our own bf16 copy, widened per call into the shared scratch */
-        const size_t n = (size_t)N * (size_t)K;
-        g_native = 0;
-        w->W16 = se_alloc(n ? n : 1, sizeof(uint16_t));
-        if (!w->W16) st = se_error_set(err, SE_ENOMEM, "cannot allocate %zu bytes of bf16 weights", n * 2);
-        for (size_t i = 0; !st && i < n; i++) w->W16[i] = se_f32_to_bf16(W[i]);
-        if (!st) st = grow((void **)&g_wide, &g_wide_cap, n, sizeof(float), err);
-    }
+    /* OpenBLAS: our own bf16 copy [N,K], widened per call into the shared scratch */
+    if (!st && bf16 && !w->src16 && !w->W16) st = make_w16(w, W, (size_t)N * (size_t)K, err);
     if (st) {
         se_weight_free(w);
         return st;
@@ -393,7 +407,7 @@ void se_weight_free(se_weight *w)
 size_t se_weight_extra_bytes(const se_weight *w)
 {
     if (!w) return 0;
-    size_t b = w->W16 ? (size_t)w->N * (size_t)w->K * sizeof(uint16_t) : 0;
+    size_t b = w->n16 * sizeof(uint16_t);
 #ifdef SE_HAVE_ONEDNN
     b += w->packed_bytes;
 #endif
@@ -434,7 +448,7 @@ se_status se_linear_w(float *Y, int ldy, const float *X, int ldx, const se_weigh
     if (M <= 0 || w->N <= 0) return SE_OK;
     const float *W = w->W;
     if (w->W16) {
-        widen(g_wide, w->W16, (size_t)w->N * (size_t)w->K);
+        widen(g_wide, w->W16, w->n16);
         W = g_wide;
         if (g_round_in) {
             /* the bf16-native path's input rounding, emulated in fp32 (fidelity of that path on any CPU) */
