@@ -81,6 +81,8 @@ static void run(const char *name, worst_fig *f, size_t *lb)
     se_model_free(m);
 }
 
+static int by_name(const void *a, const void *b) { return strcmp(a, b); }
+
 /* Fixture folders with a token reference, sorted (readdir order is the file system's). */
 static int list_fixtures(char names[][64], int cap)
 {
@@ -96,10 +98,10 @@ static int list_fixtures(char names[][64], int cap)
         if (e->d_name[0] == '.' || stat(path, &sb) || strlen(e->d_name) >= 64) continue;
         snprintf(path, sizeof path, "%s/%s/input.jsonl", dir, e->d_name);
         if (stat(path, &sb)) continue;
-        snprintf(names[n++], 64, "%s", e->d_name);
+        memcpy(names[n++], e->d_name, strlen(e->d_name) + 1); /* < 64, checked above */
     }
     closedir(dp);
-    qsort(names, (size_t)n, 64, (int (*)(const void *, const void *))strcmp);
+    qsort(names, (size_t)n, 64, by_name);
     return n;
 }
 
