@@ -171,7 +171,7 @@ static void test_refusals(void **state)
     (void)state;
     expect_bad("{\"model_type\": \"deberta-v2\"}", SE_EUNSUPPORTED,
                "model_type 'deberta-v2' is not supported (supported: bert, roberta, xlm-roberta, camembert, "
-               "distilbert, electra, mpnet, modernbert, vanilla_transformer)");
+               "distilbert, electra, mpnet, modernbert, nomic_bert, new, vanilla_transformer)");
     expect_bad("{\"model_type\": \"roberta\", \"position_embedding_type\": \"relative_key_query\"}",
                SE_EUNSUPPORTED, "position_embedding_type 'relative_key_query' is not supported for roberta "
                "(supported: absolute)");
