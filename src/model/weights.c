@@ -561,7 +561,7 @@ se_status se_model_init_random(const se_model_config *cfg, uint64_t seed, int tp
     fill(L->field, seed, n, cols, r0, nr, c0, nc, mean, std)
         const se_layer_names *N = &R->layer;
         FILL(wo, "wo", d, 0, d, q0, dl, 0, w);
-        if (N->bo) { FILL(bo, "bo", 1, 0, d, 0, 1, 0, w); }
+        if (L->bo) { FILL(bo, "bo", 1, 0, d, 0, 1, 0, w); }
         if (L->ln1_g) { FILL(ln1_g, "ln1g", 1, 0, d, 0, 1, 1, 0.05f); }
         if (L->ln1_g && N->ln1_b) { FILL(ln1_b, "ln1b", 1, 0, d, 0, 1, 0, 0.05f); }
         /* gated: a virtual [2·ff, d] W1, each half's rows f0.. */
@@ -572,7 +572,7 @@ se_status se_model_init_random(const se_model_config *cfg, uint64_t seed, int tp
             if (L->b1) fill(L->b1 + hf * nf, seed, n, 1, hf * ff + f0, nf, 0, 1, 0, w);
         }
         FILL(w2, "w2", ff, 0, d, f0, nf, 0, w);
-        if (N->b2) { FILL(b2, "b2", 1, 0, d, 0, 1, 0, w); }
+        if (L->b2) { FILL(b2, "b2", 1, 0, d, 0, 1, 0, w); }
         FILL(ln2_g, "ln2g", 1, 0, d, 0, 1, 1, 0.05f);
         if (N->ln2_b) { FILL(ln2_b, "ln2b", 1, 0, d, 0, 1, 0, 0.05f); }
 #undef FILL

@@ -37,6 +37,10 @@ check "  = PyTorch" $npy cmp "$w/g4.tokens.npy" "$fg/ref_tokens.npy" 1e-5
 check "gte new 2x2 grid, sp: cls" embed 4 --tp 2 --sp --model "$fg" --input "$fg/input.jsonl" --output "$w/g22" --pooling cls
 check "  = PyTorch" $npy cmp "$w/g22.npy" "$fg/ref_cls.npy" 1e-5
 check "info names the RoPE variant and the gated FFN" bash -c "$bin info --model $fn > $w/info.txt && grep -q 'positions RoPE (theta 1000 global, every layer global, 8 of 8 dims per head, rotate_half, dynamic NTK scaling factor 2 beyond max_trained_positions 16), post-LN layers, gated FFN (silu)' $w/info.txt && $bin info --model $w/il | grep -q '4 of 8 dims per head, interleaved pairs)' && $bin info --model $fg | grep -q 'rotate_half, fixed NTK scaling factor 2), post-LN layers, gated FFN (gelu)'"
+check "info: nomic-embed-text-v1.5 shape, windows of its trained 2048 tokens" bash -c "$bin info --model $SE_SRC/configs/nomic-embed-text-v1.5.json | grep -q 'up to 8192 tokens per sequence, windows of 2048 by default'"
+check "info: gte-base-en-v1.5 shape, windows of 8192" bash -c "$bin info --model $SE_SRC/configs/gte-base-en-v1.5.json | grep -q 'fixed NTK scaling factor 2).*' && $bin info --model $SE_SRC/configs/gte-base-en-v1.5.json | grep -q 'windows of 8192 by default'"
+bench2() { SE_MPI_TIMEOUT=120 se_mpiexec -n 2 "$bin" bench --quiet --config "$fn" --tp 2 --sp --seq 30 --batch 2 --iters 1 --warmup 0 && "$bin" bench --quiet --config "$fg" --seq 40 --batch 1 --iters 1 --warmup 0; }
+check "bench runs both families (tp 2, sp; past max_trained_positions)" bench2
 # refusals, by name
 mkdir -p "$w/bad"
 ln -s "$fn/model.safetensors" "$w/bad/"
