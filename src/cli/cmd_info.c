@@ -64,8 +64,9 @@ int se_cmd_info(int argc, char **argv)
            se_act_name(c.act), c.ln_eps);
     printf("recipe: %s\n", rd);
     if (R->pos == SE_POS_ROPE)
-        printf("positions: RoPE on q and k (tables in double), up to %lld tokens per sequence\n",
-               (long long)se_recipe_max_len(R, &c));
+        printf("positions: RoPE on q and k (tables in double), up to %lld tokens per sequence, windows of %lld by "
+               "default\n",
+               (long long)se_recipe_max_len(R, &c), (long long)se_recipe_default_window(R, &c));
     else if (R->pos != SE_POS_SINUSOIDAL)
         printf("positions: learned from index %d, up to %lld tokens per sequence\n", se_recipe_first_pos(R, &c),
                (long long)se_recipe_max_len(R, &c));
