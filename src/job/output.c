@@ -150,8 +150,10 @@ static se_status write_meta(se_job *J, const double *group_fig, double total, se
     fprintf(f, "%s],\n", J->n_skips ? "\n  " : "");
     fprintf(f, "  \"grid\": {\"world_size\": %d, \"tp\": %d, \"dp\": %d, \"threads_per_rank\": %d},\n", g->world_size,
             g->tp_size, g->dp_size, omp_get_max_threads());
-    fprintf(f, "  \"compute\": {\"isa\": \"%s\", \"gemm\": \"%s\", \"deterministic\": %s, \"gemm_library\": ",
-            se_isa_name(se_isa_current()), se_gemm_name(se_gemm_current()), se_gemm_deterministic() ? "true" : "false");
+    fprintf(f, "  \"compute\": {\"isa\": \"%s\", \"gemm\": \"%s\", \"precision\": \"%s\", \"precision_path\": \"%s\", "
+               "\"deterministic\": %s, \"gemm_library\": ",
+            se_isa_name(se_isa_current()), se_gemm_name(se_gemm_current()), se_precision_name(se_gemm_precision()),
+            se_gemm_precision_path(), se_gemm_deterministic() ? "true" : "false");
     json_str(f, se_gemm_info());
     fprintf(f, "},\n");
     fprintf(f, "  \"groups\": [");

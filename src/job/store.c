@@ -85,9 +85,9 @@ se_status se_store_fingerprint(se_job *J, se_error *err)
              (long long)J->batch_tokens, J->g->tp_size, o->sp && J->g->tp_size > 1, o->on_error_fail ? "fail" : "skip");
     /* the sentence-transformers head as resolved (modes, Dense, Normalize, overrides) and the prompt */
     size_t ol = strlen(fp->options);
-    /* the GEMM backend and --deterministic move the last bits too */
-    snprintf(fp->options + ol, sizeof fp->options - ol, " gemm=%s deterministic=%d", se_gemm_name(se_gemm_current()),
-             se_gemm_deterministic());
+    /* the GEMM backend, --precision and --deterministic move the bits too */
+    snprintf(fp->options + ol, sizeof fp->options - ol, " gemm=%s precision=%s deterministic=%d",
+             se_gemm_name(se_gemm_current()), se_precision_name(se_gemm_precision()), se_gemm_deterministic());
     ol = strlen(fp->options);
     snprintf(fp->options + ol, sizeof fp->options - ol, " head=%016llx prompt=%016llx",
              o->head ? (unsigned long long)se_fnv1a64(SE_FNV_INIT, o->head->desc, strlen(o->head->desc)) : 0ULL,
