@@ -123,9 +123,12 @@ static se_status write_offsets(se_job *J, int fd, const char *npy, size_t hlen, 
     return st;
 }
 
+#define ASM_CHUNK 4096 /* window rows read, and output rows written, per call */
+
 /* Pooled modes: this rank's documents, from its windows' rows (contiguous
  * in the store from its win_base on) to its rows of the output (from its
- * doc_base on). */
+ * doc_base on). Both sides are contiguous, so they are read and written in
+ * chunks of ASM_CHUNK rows, not a call per document. */
 static se_status combine_rows(se_job *J, int fd, const char *npy, size_t hlen, se_error *err)
 {
     const se_embed_opts *o = J->o;
@@ -135,12 +138,14 @@ static se_status combine_rows(se_job *J, int fd, const char *npy, size_t hlen, s
     se_status st = sfd < 0 ? se_error_set(err, SE_EIO, "%s: cannot open for assembly: %s", J->store_path,
                                           strerror(errno))
                            : SE_OK;
-    int64_t maxw = 0, w = J->win_base, i = J->doc_base;
-    float *rows = NULL, *out = malloc((size_t)d * sizeof(float));
-    int32_t *lens = NULL;
-    uint16_t *half = malloc((size_t)d * sizeof *half);
+    /* rows[0 .. have) hold the store's rows from window w0 on */
+    int64_t cap = ASM_CHUNK, w0 = J->win_base, have = 0, w = J->win_base, i = J->doc_base, n_out = 0;
+    int64_t w_end = J->win_base + J->my_win;
+    float *rows = malloc((size_t)cap * d * sizeof(float)), *out = malloc((size_t)d * sizeof(float));
+    int32_t *lens = malloc((size_t)cap * sizeof *lens);
+    char *obuf = malloc((size_t)ASM_CHUNK * d * es);
     double *sum = malloc((size_t)d * sizeof(double));
-    if (!st && (!out || !sum || !half)) st = se_error_set(err, SE_ENOMEM, "cannot allocate assembly buffers");
+    if (!st && (!rows || !out || !lens || !obuf || !sum)) st = se_error_set(err, SE_ENOMEM, "cannot allocate assembly buffers");
     FILE *f = NULL;
     if (!st) st = se_corpus_docs_open(J, &f, err);
     se_docrec doc;
@@ -151,37 +156,48 @@ static se_status combine_rows(se_job *J, int fd, const char *npy, size_t hlen, s
             break;
         }
         int64_t nw = se_plan_doc_nwin(doc.n_tok, doc.is_text, J->win_len, J->stride), start;
-        if (nw > maxw) { /* the longest document so far: its windows in one buffer */
-            float *r = realloc(rows, (size_t)nw * (size_t)d * sizeof(float));
-            int32_t *l = realloc(lens, (size_t)nw * sizeof *l);
-            if (r) rows = r;
-            if (l) lens = l;
-            if (!r || !l) {
-                st = se_error_set(err, SE_ENOMEM, "cannot hold the %lld windows of a document", (long long)nw);
+        if (w + nw > w0 + have) { /* refill from w: this document's windows and the next chunk */
+            if (nw > cap) {
+                float *r = realloc(rows, (size_t)nw * d * sizeof(float));
+                int32_t *l = realloc(lens, (size_t)nw * sizeof *l);
+                if (r) rows = r;
+                if (l) lens = l;
+                if (!r || !l) {
+                    st = se_error_set(err, SE_ENOMEM, "cannot hold the %lld windows of a document", (long long)nw);
+                    break;
+                }
+                cap = nw;
+            }
+            w0 = w, have = w_end - w < cap ? w_end - w : cap;
+            if (have < nw) {
+                st = se_error_set(err, SE_EIO, "%s: more windows than the index pass counted", J->docs_path);
                 break;
             }
-            maxw = nw;
+            if ((st = se_pread_full(sfd, rows, (size_t)have * d * sizeof(float), w0 * d * (int64_t)sizeof(float),
+                                    J->store_path, err)))
+                break;
         }
-        if (nw > 0)
-            st = se_pread_full(sfd, rows, (size_t)nw * d * sizeof(float), w * d * (int64_t)sizeof(float),
-                               J->store_path, err);
         for (int64_t k = 0; k < nw; k++) lens[k] = se_plan_doc_win(doc.n_tok, doc.is_text, J->win_len, J->stride, k, &start);
+        se_assemble_combine(out, rows + (size_t)(w - w0) * d, lens, nw, d, o->pooling, sum);
         w += nw;
-        if (st) break;
-        se_assemble_combine(out, rows, lens, nw, d, o->pooling, sum);
         if (o->normalize) se_l2_normalize(out, 1, d);
-        if (o->out_f16) se_rows_to_f16(half, out, (size_t)d);
-        st = se_pwrite_full(fd, o->out_f16 ? (const void *)half : (const void *)out, (size_t)d * es,
-                            (int64_t)hlen + i * d * (int64_t)es, npy, err);
+        if (o->out_f16) se_rows_to_f16((uint16_t *)(void *)(obuf + (size_t)n_out * d * es), out, (size_t)d);
+        else memcpy(obuf + (size_t)n_out * d * es, out, (size_t)d * es);
         i++;
+        if (++n_out == ASM_CHUNK) {
+            st = se_pwrite_full(fd, obuf, (size_t)n_out * d * es, (int64_t)hlen + (i - n_out) * d * (int64_t)es, npy, err);
+            n_out = 0;
+        }
     }
     if (got < 0) st = SE_EIO;
-    if (!st && i != J->doc_base + J->my_docs)
+    if (!st && n_out)
+        st = se_pwrite_full(fd, obuf, (size_t)n_out * d * es, (int64_t)hlen + (i - n_out) * d * (int64_t)es, npy, err);
+    if (!st && (i != J->doc_base + J->my_docs || w != w_end))
         st = se_error_set(err, SE_EIO, "%s: holds %lld documents, the index pass wrote %lld", J->docs_path,
                           (long long)(i - J->doc_base), (long long)J->my_docs);
     if (f) fclose(f);
     if (sfd >= 0) close(sfd);
-    free(rows), free(lens), free(sum), free(half), free(out);
+    free(rows), free(lens), free(sum), free(obuf), free(out);
     return st;
 }
 

@@ -1,8 +1,12 @@
 /* The corpus index: each rank parses the lines of its units (plan_units: a
- * byte range of every plain file, whole compressed files balanced by size),
- * tokenises text, records one se_docrec per document, writes its ids to
- * PREFIX.ids.part<r> and hashes every line's content; then the ranks
- * exchange the index so every rank holds all of it, in file order.
+ * contiguous share of the inputs laid end to end), tokenises text, spills
+ * one se_docrec per document to PREFIX.docs.part<r>, writes its ids to
+ * PREFIX.ids.part<r>, counts its windows by length and hashes every line's
+ * content. Nothing per document stays in memory and nothing per document is
+ * exchanged: the ranks share only counts (line counts per unit, the window
+ * histograms, exscans of documents, windows and tokens), so memory per rank
+ * does not grow with the corpus and the plan (plan.c) and the outputs are
+ * the same for any number of ranks.
  *
  * A compressed line cannot be read again by offset, and the encode pass
  * re-reads documents on whichever rank draws their batch: so the owner keeps

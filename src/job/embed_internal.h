@@ -192,7 +192,7 @@ typedef struct {
     int64_t my_docs, my_win, doc_base, win_base, tok_base;
     char docs_path[4200];  /* PREFIX.docs.part<r>: this rank's se_docrec in input order */
     int64_t *hist_before;  /* the earlier ranks' windows by length (n_len entries) */
-    se_skip_rec *skips; /* rank 0: all gathered (capped) */
+    se_skip_rec *skips; /* rank 0: the first MAX_SKIP_RECORDS of the input */
     int64_t n_skips, n_skips_total;
     /* plan: the window length histogram (all ranks) and the batches */
     int64_t *hist, n_len;
