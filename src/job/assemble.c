@@ -72,24 +72,6 @@ void se_rows_to_f16(uint16_t *out, const float *in, size_t n)
     for (size_t i = 0; i < n; i++) out[i] = f32_to_f16(in[i]);
 }
 
-/* Rank 0 creates the output file (header, full size); then every rank
- * writes its own rows into it (collective). */
-static se_status create_out(const se_job *J, const char *path, const char *hdr, size_t hlen, int64_t bytes,
-                            se_error *err)
-{
-    se_status st = SE_OK;
-    if (J->g->world_rank == 0) {
-        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0) st = se_error_set(err, SE_EIO, "%s: cannot create: %s", path, strerror(errno));
-        if (!st) st = se_pwrite_full(fd, hdr, hlen, 0, path, err);
-        if (!st && ftruncate(fd, (off_t)(hlen + (size_t)bytes)) != 0)
-            st = se_error_set(err, SE_EIO, "%s: cannot size: %s", path, strerror(errno));
-        se_status cs = se_fd_close(&fd, path, st ? NULL : err);
-        if (!st) st = cs;
-    }
-    return se_dist_agree(J->g->world, st, err);
-}
-
 #define OFF_CHUNK 8192
 
 /* Pooling none: offsets.npy [n_docs + 1] int64, the first token row of each
@@ -212,7 +194,7 @@ se_status se_assemble_run(se_job *J, se_error *err)
     int64_t shape[2] = {none ? J->n_docs + 1 : J->n_docs, J->d};
     size_t hlen = se_npy_header(hdr, sizeof hdr, none ? "<i8" : o->out_f16 ? "<f2" : "<f4", none ? 1 : 2, shape);
     int64_t bytes = none ? shape[0] * 8 : J->n_docs * J->d * (int64_t)(o->out_f16 ? 2 : sizeof(float));
-    se_status st = create_out(J, npy, hdr, hlen, bytes, err);
+    se_status st = se_job_create_sized(J, npy, hdr, hlen, bytes, err);
     if (st) return st;
     int fd = open(npy, O_RDWR);
     if (fd < 0) st = se_error_set(err, SE_EIO, "%s: cannot open for assembly: %s", npy, strerror(errno));

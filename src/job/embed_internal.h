@@ -221,6 +221,10 @@ static inline int se_job_stopping(const se_job *J)
 }
 
 void se_job_path(char *buf, size_t cap, const char *prefix, const char *suffix);
+/* Collective: rank 0 creates path (truncated) with hlen header bytes and
+ * room for `bytes` more, that every rank then fills in place (output.c). */
+se_status se_job_create_sized(const se_job *J, const char *path, const char *hdr, size_t hlen, int64_t bytes,
+                              se_error *err);
 
 /* corpus.c: collective. Spills this rank's documents, fills the counts, the
  * bases of this rank's share, the histograms, skips (rank 0), corpus_hash. */

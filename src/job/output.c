@@ -17,6 +17,22 @@ void se_job_path(char *buf, size_t cap, const char *prefix, const char *suffix)
     snprintf(buf, cap, "%s%s", prefix, suffix);
 }
 
+se_status se_job_create_sized(const se_job *J, const char *path, const char *hdr, size_t hlen, int64_t bytes,
+                            se_error *err)
+{
+    se_status st = SE_OK;
+    if (J->g->world_rank == 0) {
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) st = se_error_set(err, SE_EIO, "%s: cannot create: %s", path, strerror(errno));
+        if (!st && hlen) st = se_pwrite_full(fd, hdr, hlen, 0, path, err);
+        if (!st && ftruncate(fd, (off_t)(hlen + (size_t)bytes)) != 0)
+            st = se_error_set(err, SE_EIO, "%s: cannot size: %s", path, strerror(errno));
+        se_status cs = se_fd_close(&fd, path, st ? NULL : err);
+        if (!st) st = cs;
+    }
+    return se_dist_agree(J->g->world, st, err);
+}
+
 /* Output bytes buffered for one pwrite; with fd < 0 only counted. */
 typedef struct {
     int fd;
@@ -99,15 +115,9 @@ static se_status write_ids(se_job *J, se_error *err)
     if ((st = se_dist_agree(g->world, st, err))) goto done;
     st = se_dist_exscan_i64(&mine, &before, 1, g->world, err);
     if (!st) st = se_dist_allreduce_i64(&mine, &total, 1, MPI_SUM, g->world, err);
-    if (!st && g->world_rank == 0) {
-        int fd = open(out, O_RDWR | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0) st = se_error_set(err, SE_EIO, "%s: cannot create: %s", out, strerror(errno));
-        if (!st && ftruncate(fd, (off_t)total) != 0)
-            st = se_error_set(err, SE_EIO, "%s: cannot size: %s", out, strerror(errno));
-        se_status cs = se_fd_close(&fd, out, st ? NULL : err);
-        if (!st) st = cs;
-    }
-    if ((st = se_dist_agree(g->world, st, err))) goto done;
+    st = se_dist_agree(g->world, st, err);
+    if (!st) st = se_job_create_sized(J, out, NULL, 0, total, err);
+    if (st) goto done;
     o.at = before, o.n = 0;
     if (mine > 0) {
         o.fd = open(out, O_RDWR);

@@ -97,16 +97,8 @@ se_status se_sorted_write(se_job *J, se_error *err)
 {
     const se_grid *g = J->g;
     se_job_path(J->plan_path, sizeof J->plan_path, J->o->output, ".plan.tmp");
-    se_status st = SE_OK;
-    if (g->world_rank == 0) {
-        int fd = open(J->plan_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0) st = se_error_set(err, SE_EIO, "%s: cannot create: %s", J->plan_path, strerror(errno));
-        if (!st && ftruncate(fd, (off_t)(J->n_win * (int64_t)sizeof(se_planrec))) != 0)
-            st = se_error_set(err, SE_EIO, "%s: cannot size: %s", J->plan_path, strerror(errno));
-        se_status cs = se_fd_close(&fd, J->plan_path, st ? NULL : err);
-        if (!st) st = cs;
-    }
-    if ((st = se_dist_agree(g->world, st, err))) return st;
+    se_status st = se_job_create_sized(J, J->plan_path, NULL, 0, J->n_win * (int64_t)sizeof(se_planrec), err);
+    if (st) return st;
     if (J->my_win > 0) {
         int fd = open(J->plan_path, O_WRONLY);
         if (fd < 0) st = se_error_set(err, SE_EIO, "%s: cannot open: %s", J->plan_path, strerror(errno));
