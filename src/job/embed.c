@@ -134,9 +134,10 @@ static se_status check_memory(se_job *J, const se_hostinfo *hi, se_error *err)
     return SE_OK;
 }
 
-/* Every rank writes under the output prefix (its PREFIX.ids.part<r>, group
- * leaders the rows in place, rank 0 reads the parts and renames), so every
- * rank must see the same directory. Rank 0 writes a unique token to
+/* Every rank writes under the output prefix (its PREFIX.ids.part<r> and
+ * docs.part<r>, its windows into the shared PREFIX.plan.tmp that others read,
+ * group leaders the rows in place, every rank its share of the outputs;
+ * rank 0 renames), so every rank must see the same directory. Rank 0 writes a unique token to
  * PREFIX.probe (fsync, close), the token goes round in a broadcast, and every
  * other rank opens the file afresh (close-to-open, as NFS guarantees) and must
  * read that very token. A prefix on node-local storage (/tmp, /dev/shm, a
