@@ -209,7 +209,7 @@ typedef struct {
     int64_t store_hdr; /* npy header bytes of the store (pooling none) */
     char store_path[4200], journal_path[4200];
     /* timings */
-    double t_index, t_encode, t_assemble, t_sync, busy;
+    double t_index, t_plan, t_encode, t_assemble, t_sync, busy; /* t_plan: writing PREFIX.plan.tmp */
     double t_wait; /* this group's time drawing tail batches from the shared counter */
     int64_t my_tokens, my_batches, n_syncs;
 } se_job;

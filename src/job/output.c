@@ -268,9 +268,10 @@ static se_status write_meta(se_job *J, const double *group_fig, const double *rs
     fprintf(f, "\n  \"slowest_group_busy_over_mean\": %.4f,\n  \"max_wait_over_busy\": %.4f,\n",
             mean > 0 ? mx / mean : 1.0, wait_share);
     fprintf(f,
-            "  \"timings\": {\"index_seconds\": %.3f, \"encode_seconds\": %.3f, \"assemble_seconds\": %.3f, "
+            "  \"timings\": {\"index_seconds\": %.3f, \"plan_file_seconds\": %.3f, \"encode_seconds\": %.3f, "
+            "\"assemble_seconds\": %.3f, "
             "\"total_seconds\": %.3f, \"tokens_per_s\": %.1f, \"index_mb_per_s_per_rank\": %.2f}\n}\n",
-            J->t_index, J->t_encode, J->t_assemble, total,
+            J->t_index, J->t_plan, J->t_encode, J->t_assemble, total,
             J->t_encode > 0 ? (double)J->n_tokens_total / J->t_encode : 0.0, se_corpus_mb_per_s(J));
     return se_stream_close(f, path, SE_OK, err);
 }

@@ -96,6 +96,7 @@ static se_status place(se_job *J, int fd, se_error *err)
 se_status se_sorted_write(se_job *J, se_error *err)
 {
     const se_grid *g = J->g;
+    double t0 = se_time_now();
     se_job_path(J->plan_path, sizeof J->plan_path, J->o->output, ".plan.tmp");
     se_status st = se_job_create_sized(J, J->plan_path, NULL, 0, J->n_win * (int64_t)sizeof(se_planrec), err);
     if (st) return st;
@@ -110,6 +111,7 @@ se_status se_sorted_write(se_job *J, se_error *err)
     if ((st = se_dist_agree(g->world, st, err))) return st;
     J->plan_fd = open(J->plan_path, O_RDONLY);
     if (J->plan_fd < 0) st = se_error_set(err, SE_EIO, "%s: cannot open: %s", J->plan_path, strerror(errno));
+    J->t_plan = se_time_now() - t0;
     return se_dist_agree(g->world, st, err);
 }
 
