@@ -80,7 +80,11 @@ static se_status place(se_job *J, int fd, se_error *err)
                                 .n_tok = d.n_tok, .bytes = d.len, .src = d.src, .len = len, .spill = spill,
                                 .flags = (d.is_text ? SE_WIN_TEXT : 0) | (k == nw - 1 ? SE_WIN_LAST : 0)};
             tok += len;
-            if (nb == WRITE_BUF) st = flush(fd, J->plan_path, buf, nb, run, err), nb = 0;
+            if (nb == WRITE_BUF) {
+                st = flush(fd, J->plan_path, buf, nb, run, err), nb = 0;
+                if (!st && se_job_stopping(J))
+                    st = se_error_set(err, SE_EINTERRUPTED, "interrupted by a signal while writing %s", J->plan_path);
+            }
         }
     }
     if (got < 0) st = SE_EIO;
