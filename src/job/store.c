@@ -100,7 +100,7 @@ se_status se_store_fingerprint(se_job *J, se_error *err)
     ol = strlen(fp->options);
     snprintf(fp->options + ol, sizeof fp->options - ol, " fields=%016llx dtype=%s", (unsigned long long)fh,
              o->out_f16 ? "f16" : "f32");
-    fp->plan_hash = se_plan_hash(J->win, J->n_win, J->order, J->batches, J->n_batches);
+    fp->plan_hash = se_plan_hash(J->hist, J->n_len, J->batches, J->n_batches);
     fp->n_batches = J->n_batches;
     se_status st = list_model_files(o->model_dir, "", fp, err);
     if (!st) qsort(fp->files, (size_t)fp->n_files, sizeof fp->files[0], cmp_name);
