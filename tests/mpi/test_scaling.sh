@@ -51,6 +51,7 @@ grep -q "8 runs, 8 skipped, 0 failed" "$TMP/sweep.err" || { bad "sweep summary";
 import csv, sys
 rows = {r["net_rate"]: r for r in csv.DictReader(open(sys.argv[1]))}
 assert sorted(rows) == ["1gbit", "8mbit"] and all(r["transport"] == "tcp" for r in rows.values()), rows
+assert all(r["net_burst"] == "131072" for r in rows.values()), [r["net_burst"] for r in rows.values()]
 slow, fast = float(rows["8mbit"]["t_collectives"]), float(rows["1gbit"]["t_collectives"])
 assert slow > 5 * fast, "collectives %g s at 8mbit vs %g s at 1gbit: the rate is not applied" % (slow, fast)
 EOF
@@ -66,7 +67,7 @@ want = ("sweep_id,timestamp,host,mode,config,arch,d_model,n_heads,d_ff,layers,se
         "ranks,threads,cores,nodes,host_cores,tp,dp,sp,iters,repeats,tokens_per_forward,tokens_per_s,tokens_per_s_per_rank,gflops,"
         "sgemm_gflops,pct_of_sgemm,seconds,peak_rss_bytes_per_rank,weight_bytes_per_rank,t_gemm,t_attention,t_other,"
         "t_collectives,collective_calls_per_layer,collective_bytes_per_layer,collective_bytes,speedup,efficiency,"
-        "transport,net_rate")
+        "transport,net_rate,net_burst")
 lines = open(sys.argv[1]).read().splitlines()
 err = []
 if lines[0] != want: err.append("header: %r" % lines[0])
@@ -80,7 +81,7 @@ exp = sorted([("1", "1", "0", s, "4") for s in ("64", "128")] + [("2", "1", "0",
 if got != exp: err.append("strong grid %s" % got)
 for r in rows:
     tag = "%s P%s tp%s sp%s seq%s" % (r["mode"], r["ranks"], r["tp"], r["sp"], r["seq"])
-    if r["transport"] != "shm" or r["net_rate"] != "": err.append(tag + ": transport columns")
+    if r["transport"] != "shm" or r["net_rate"] != "" or r["net_burst"] != "": err.append(tag + ": transport columns")
     if r["d_model"] != "64" or r["n_heads"] != "4" or r["d_ff"] != "256" or r["layers"] != "1":
         err.append(tag + ": shape columns")
     if float(r["tokens_per_s"]) <= 0 or float(r["seconds"]) <= 0 or float(r["gflops"]) <= 0: err.append(tag + ": rates")
