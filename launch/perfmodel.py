@@ -49,7 +49,7 @@ Subcommands
                                 and max relative error (--loo: leave-one-out,
                                 each row predicted from a fit without it; the
                                 last line ends "max N %"). --alpha-us forces the
-                                TCP per-message cost, --kappa the factor on the
+                                per-message cost (every transport), --kappa the factor on the
                                 shaped wire time ("fit": fitted; default 1)
   selftest CSV [--tol 0.05]     (1) fit synthetic rows made from known
                                 parameters on CSV's grid and recover them;
@@ -299,8 +299,9 @@ def override(model, a):
         sh["inv_beta"] = 8.0 / (a.shm_gbps * 1e9)
     if a is not None and getattr(a, "shm_lat_us", None) is not None:
         sh["alpha"] = a.shm_lat_us * 1e-6
-    if a is not None and getattr(a, "alpha_us", None) is not None and "tcp" in model["coll"]:
-        model["coll"]["tcp"]["alpha"] = a.alpha_us * 1e-6
+    if a is not None and getattr(a, "alpha_us", None) is not None:
+        for c in model["coll"].values():
+            c["alpha"] = a.alpha_us * 1e-6
     return model
 
 
@@ -591,7 +592,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     def tcp_opts(p):
         p.add_argument("--kappa", default="1", help='factor on the shaped wire time: a number or "fit" [1]')
-        p.add_argument("--alpha-us", type=float, help="force the TCP cost per ring step (default: fitted)")
+        p.add_argument("--alpha-us", type=float, help="force every transport's cost per ring step (default: fitted)")
     p = sub.add_parser("fit"); p.add_argument("csv"); tcp_opts(p); p.set_defaults(fn=cmd_fit)
     p = sub.add_parser("check"); p.add_argument("csv"); p.add_argument("--fit"); p.add_argument("--loo",
                                                                                               action="store_true")
