@@ -16,15 +16,11 @@
 # Python 3 standard library only.
 set -u
 : "${SE_SRC:?SE_SRC not set (run through ctest)}"
+source "$SE_SRC/tests/mpi/check_lib.sh"
 PY="${PYTHON:-python3}"
 PM="$SE_SRC/launch/perfmodel.py"
 SHM="$SE_SRC/tests/fixtures/scaling/sweep-2core.csv"
 TCP="$SE_SRC/launch/data/sweep-tcp.csv"
-fail=0
-bad() {
-    fail=$((fail + 1))
-    echo "test_perfmodel_loo: FAIL: $*" >&2
-}
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
@@ -39,7 +35,7 @@ loo() {
 }
 over() { awk -v n="$2" -v l="$1" 'BEGIN { exit !(n > l) }'; }   # over LIMIT N: N > LIMIT
 
-for f in "$SHM" "$TCP"; do [ -s "$f" ] || { echo "test_perfmodel_loo: FAIL: $f missing" >&2; exit 1; }; done
+for f in "$SHM" "$TCP"; do [ -s "$f" ] || { bad "$f missing"; exit 1; }; done
 
 # A.
 m=$(loo "$SHM" "$TMP/shm.out")
@@ -75,8 +71,6 @@ for r in pm.read_csv(sys.argv[2]):
 assert n == 2, n
 EOF2
 
-if [ "$fail" != 0 ]; then
-    echo "test_perfmodel_loo: $fail failure(s)" >&2
-    exit 1
-fi
-echo "test_perfmodel_loo: ok (shm leave-one-out max $m %, with a 3 ms latency $ma %; tcp leave-one-out max $mt %)"
+[ "$fail" = 0 ] && ok "shm leave-one-out max $m %, with a 3 ms latency $ma %; tcp leave-one-out max $mt %"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
