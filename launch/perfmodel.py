@@ -29,7 +29,11 @@ forward on one rank of a TP group as
   and bucket `burst`. Every byte of every rank passes that one qdisc (lo's
   egress), so a collective call of c per layer moves W = 4(T-1)*n_tok*d*4/c
   bytes (both directions of the ring, all T ranks) through it, the first
-  `burst` of them out of the bucket refilled during the compute between calls.
+  `burst` of them out of the bucket refilled during the compute between calls
+  (full when that compute lasts longer than burst/rate: 5 ms at 200mbit with
+  scaling.sh's default 128 KiB, against tens of ms for a bert-base layer; not
+  so for a tiny model, whose wire time this underestimates by up to burst/rate
+  per call).
   That wire time is not fitted: it follows from the configured rate (kappa = 1:
   tbf enforces exactly that rate on L2 bytes; headers of 64 KiB loopback
   segments add 0.1 %). alpha and 1/beta are fitted per transport (shm, tcp):
