@@ -10,6 +10,7 @@ forward on one rank of a TP group as
   t_attn  = L*o_a + c_a * L * n_tok * 4 seq d           / (T * thr)
   t_other = L*o_o + c_o * n_tok * (L*(4 d + d_ff/T) + d) / thr
   t_coll  = 2 L * [ 2(T-1) * alpha + 2(T-1)/T * n_tok*d*4 / beta ]
+            + kappa * L * c * max(0, W - burst) * 8 / rate     (tbf-shaped TCP only)
 
   n_tok = seq * batch (tokens of one batch of the TP group), T = tp size,
   thr   = threads per rank actually available (cores / ranks when a host is
@@ -19,7 +20,26 @@ forward on one rank of a TP group as
   d and d_ff (other). c_* are seconds per flop per thread (1/c = the per-
   thread rate), o_* a fixed cost per layer (thread fork/join, small kernels).
   The collective term is the ring all-reduce, 2 per layer of n_tok*d*4 bytes
-  (sequence-parallel mode: reduce-scatter + all-gather, the same cost).
+  (sequence-parallel mode: reduce-scatter + all-gather, the same cost; bench's
+  JSON reports these calls and bytes per layer, collective_*_per_layer).
+  alpha is a cost per message (ring step), 1/beta a cost per byte a rank sends.
+
+  Emulated networks (scaling.sh --transport tcp --net-rate R, columns transport,
+  net_rate, net_burst): the run's loopback is shaped by one tc tbf of rate R
+  and bucket `burst`. Every byte of every rank passes that one qdisc (lo's
+  egress), so a collective call of c per layer moves W = 4(T-1)*n_tok*d*4/c
+  bytes (both directions of the ring, all T ranks) through it, the first
+  `burst` of them out of the bucket refilled during the compute between calls
+  (full when that compute lasts longer than burst/rate: 5 ms at 200mbit with
+  scaling.sh's default 128 KiB, against tens of ms for a bert-base layer; not
+  so for a tiny model, whose wire time this underestimates by up to burst/rate
+  per call).
+  That wire time is not fitted: it follows from the configured rate (kappa = 1:
+  tbf enforces exactly that rate on L2 bytes; headers of 64 KiB loopback
+  segments add 0.1 %). alpha and 1/beta are fitted per transport (shm, tcp):
+  for tcp they are TCP's own costs on loopback (per message: syscalls, wake-up,
+  ob1's matching; per byte: the copies through the stack), which the shaper
+  does not set and which remain on a real network.
 
 Fit: each compute term separately, least squares on relative error (weights
 1/y^2), non-negative, per d_model found in the CSV (a prediction for another
@@ -28,9 +48,13 @@ the runs with collectives.
 
 Subcommands
   fit CSV                       print the fitted parameters
-  check CSV [--fit CSV2] [--loo]  per-row predicted vs measured tokens/s, mean
+  check CSV [--fit CSV2] [--loo] [--alpha-us U] [--kappa K]
+                                per-row predicted vs measured tokens/s, mean
                                 and max relative error (--loo: leave-one-out,
-                                each row predicted from a fit without it)
+                                each row predicted from a fit without it; the
+                                last line ends "max N %"). --alpha-us forces the
+                                per-message cost (every transport), --kappa the factor on the
+                                shaped wire time ("fit": fitted; default 1)
   selftest CSV [--tol 0.05]     (1) fit synthetic rows made from known
                                 parameters on CSV's grid and recover them;
                                 (2) fit CSV and reproduce its rows' tokens/s:
@@ -39,9 +63,12 @@ Subcommands
   predict --fit CSV --config FILE --seq N --batch B --nodes N
           --cores-per-node C --ranks-per-node R --tp T --bw-gbps G --lat-us U
           [--layers L] [--speed F]  tokens/s and efficiency on a cluster
-  tp-table --fit CSV [--share 0.2] [--cores-per-node 32] [--markdown]
+  tp-table --fit CSV [--fit CSV2] [--share 0.2] [--cores-per-node 32] [--markdown]
                                 where TP stops paying: bert-base/bert-large at
-                                seq 512 and 8192 over 100 and 25 Gb/s
+                                seq 512 and 8192 over 100 and 25 Gb/s (TCP:
+                                the fitted TCP alpha, 1/beta on top of the
+                                link's latency and rate, when the fit has tcp
+                                rows)
 """
 import argparse
 import csv
@@ -72,9 +99,34 @@ def features(s):
         "attention": (L, L * n_tok * 4.0 * seq * d / (T * thr)),
         "other": (L, n_tok * (L * (4.0 * d + dff / T) + d) / thr),
     }
-    msg = n_tok * d * 4.0
-    f["coll"] = (2.0 * L * 2.0 * (T - 1), 2.0 * L * 2.0 * (T - 1) / T * msg) if T > 1 else (0.0, 0.0)
+    f["coll"] = coll_features(s)
     return f
+
+
+def coll_features(s):
+    """(ring steps, bytes one rank sends, seconds on the shaped wire) per forward."""
+    L, T = s["layers"], s["tp"]
+    if T <= 1:
+        return (0.0, 0.0, 0.0)
+    msg = s["seq"] * s["batch"] * s["d_model"] * 4.0
+    steps, sent = 2.0 * L * 2.0 * (T - 1), 2.0 * L * 2.0 * (T - 1) / T * msg
+    wire = 0.0
+    if s.get("rate"):
+        c = s.get("calls") or 2.0
+        per_call = T * sent / (L * c)          # all ranks' bytes through the one qdisc
+        wire = L * c * max(0.0, per_call - s.get("burst", 0.0)) * 8.0 / s["rate"]
+    return (steps, sent, wire)
+
+
+def parse_rate(v):
+    """tc's 200mbit / 1gbit / 10gbit -> bits/s (0: unshaped)."""
+    v = (v or "").strip().lower()
+    for suf, mul in (("kbit", 1e3), ("mbit", 1e6), ("gbit", 1e9)):
+        if v.endswith(suf):
+            return float(v[:-len(suf)]) * mul
+    if v:
+        raise SystemExit("perfmodel: net_rate '%s' is not like 200mbit, 1gbit, 10gbit" % v)
+    return 0.0
 
 
 def row_setup(r):
@@ -88,48 +140,75 @@ def row_setup(r):
         "batch": g("batch_per_group"), "dp": g("dp"), "thr": thr_eff(threads, ranks / nodes, hc),
     }
     s["oversub"] = s["thr"] < threads
+    s["transport"] = r.get("transport") or "shm"
+    s["rate"] = parse_rate(r.get("net_rate"))
+    # sweeps before the net_burst column used a bucket of 10 ms at the rate, >= 64 KiB
+    s["burst"] = float(r["net_burst"]) if r.get("net_burst") else max(65536.0, s["rate"] / 800.0)
+    s["calls"] = float(r.get("collective_calls_per_layer") or 0) or (4.0 if r.get("sp") == "1" else 2.0)
     m = {"gemm": g("t_gemm"), "attention": g("t_attention"), "other": g("t_other"),
          "coll": g("t_collectives"), "tps": g("tokens_per_s"), "seconds": g("seconds")}
     return s, m
 
 
 # ---------------------------------------------------------------- least squares
-def nnls2(rows, rel=True):
-    """min sum w (p*a + q*b - y)^2 over p, q >= 0; rows = [(a, b, y)], w = 1/y^2
-    (relative error) when rel. Returns (p, q)."""
-    def solve(use_a, use_b):
-        saa = sab = sbb = say = sby = 0.0
-        for a, b, y in rows:
-            w = 1.0 / (y * y) if rel and y > 0 else 1.0
-            a, b = (a if use_a else 0.0), (b if use_b else 0.0)
-            saa += w * a * a; sab += w * a * b; sbb += w * b * b; say += w * a * y; sby += w * b * y
-        if use_a and use_b:
-            det = saa * sbb - sab * sab
-            if abs(det) <= 1e-12 * max(saa * sbb, 1e-300):
-                return None
-            return ((say * sbb - sby * sab) / det, (saa * sby - sab * say) / det)
-        if use_a:
-            return (say / saa, 0.0) if saa > 0 else (0.0, 0.0)
-        return (0.0, sby / sbb) if sbb > 0 else (0.0, 0.0)
-    rows = [r for r in rows if r[2] > 0]
+def solve_lin(A, b):
+    """Gauss-Jordan with partial pivoting; None when singular."""
+    n = len(b)
+    M = [list(A[i]) + [b[i]] for i in range(n)]
+    for c in range(n):
+        p = max(range(c, n), key=lambda i: abs(M[i][c]))
+        if abs(M[p][c]) <= 1e-12 * max(1e-300, max(abs(M[i][i]) for i in range(n))):
+            return None
+        M[c], M[p] = M[p], M[c]
+        for i in range(n):
+            if i != c:
+                f = M[i][c] / M[c][c]
+                M[i] = [x - f * y for x, y in zip(M[i], M[c])]
+    return [M[i][n] / M[i][i] for i in range(n)]
+
+
+def nnls(rows, rel=True):
+    """min sum w (x . p - y)^2 over p >= 0; rows = [(x tuple, y)], w = 1/y^2
+    (relative error) when rel. Every subset of free parameters is solved
+    (there are at most 3) and the feasible one of least error kept."""
+    rows = [r for r in rows if r[1] > 0]
+    n = len(rows[0][0]) if rows else 0
     if not rows:
-        return (0.0, 0.0)
+        return (0.0,) * n
     best = None
-    for cand in (solve(True, True), solve(False, True), solve(True, False)):
-        if cand is None or cand[0] < 0 or cand[1] < 0:
+    for mask in range(1, 1 << n):
+        idx = [k for k in range(n) if mask >> k & 1]
+        A = [[0.0] * len(idx) for _ in idx]
+        b = [0.0] * len(idx)
+        for x, y in rows:
+            w = 1.0 / (y * y) if rel else 1.0
+            for i, ki in enumerate(idx):
+                b[i] += w * x[ki] * y
+                for j, kj in enumerate(idx):
+                    A[i][j] += w * x[ki] * x[kj]
+        sol = solve_lin(A, b)
+        if sol is None or min(sol) < 0:
             continue
-        err = sum(((cand[0] * a + cand[1] * b - y) / (y if rel else 1.0)) ** 2 for a, b, y in rows)
+        p = [0.0] * n
+        for ki, v in zip(idx, sol):
+            p[ki] = v
+        err = sum(((sum(pk * xk for pk, xk in zip(p, x)) - y) / (y if rel else 1.0)) ** 2 for x, y in rows)
         if best is None or err < best[0] - 1e-15:
-            best = (err, cand)
-    return best[1] if best else (0.0, 0.0)
+            best = (err, tuple(p))
+    return best[1] if best else (0.0,) * n
 
 
-def fit_rows(setups, trim=True):
+def nnls2(rows, rel=True):
+    """min sum w (p*a + q*b - y)^2 over p, q >= 0; rows = [(a, b, y)]."""
+    return nnls([((a, b), y) for a, b, y in rows], rel)
+
+
+def fit_rows(setups, trim=True, kappa=1.0):
     """setups: [(s, m)] -> model dict. With trim, one refit without the rows
     whose total time the first fit misses by more than max(30 %, 5 x the
     median miss): on a shared machine a run now and then catches another
     job's burst, and one such row would drag every rate."""
-    model = fit_rows_once(setups)
+    model = fit_rows_once(setups, kappa)
     if not trim or len(setups) < 4:
         return model
     miss = []
@@ -140,15 +219,15 @@ def fit_rows(setups, trim=True):
     keep = [sm for sm, e in zip(setups, miss) if e <= max(0.3, 5 * med)]
     if len(keep) == len(setups) or len(keep) < len(setups) // 2 + 1:
         return model
-    model = fit_rows_once(keep)
+    model = fit_rows_once(keep, kappa)
     model["n_trimmed"] = len(setups) - len(keep)
     model["excluded"] = [i for i, e in enumerate(miss) if e > max(0.3, 5 * med)]
     model["n_rows"] = len(setups)
     return model
 
 
-def fit_rows_once(setups):
-    model = {"compute": {}, "alpha": 0.0, "inv_beta": 0.0}
+def fit_rows_once(setups, kappa=1.0):
+    model = {"compute": {}, "coll": {}}
     by_d = {}
     for s, m in setups:
         by_d.setdefault(int(s["d_model"]), []).append((s, m))
@@ -161,23 +240,38 @@ def fit_rows_once(setups):
                 pts.append((a, b, m[c]))
             par[c] = nnls2(pts)
         model["compute"][d] = par
-    # alpha, beta from the runs with collectives; oversubscribed runs only if
-    # there are no others: there a collective mostly waits for a descheduled
-    # partner rank, which is not the cost of the wire.
-    coll = [(s, m) for s, m in setups if s["tp"] > 1]
-    if any(not s.get("oversub") for s, m in coll):
-        coll = [(s, m) for s, m in coll if not s.get("oversub")]
-    pts = []
-    for s, m in coll:
-        a, b = features(s)["coll"]
-        pts.append((a, b, m["coll"]))
-    if pts:
-        model["alpha"], model["inv_beta"] = nnls2(pts)
+    for cls in sorted({s["transport"] for s, m in setups}):
+        model["coll"][cls] = fit_coll([(s, m) for s, m in setups if s["transport"] == cls], kappa)
     model["n_rows"] = len(setups)
-    model["n_coll_rows"] = len(pts)
     model["n_trimmed"] = 0
     model["excluded"] = []
     return model
+
+
+def fit_coll(setups, kappa=1.0):
+    """alpha, 1/beta (and kappa when kappa is "fit") of one transport from its
+    runs with collectives. Oversubscribed runs only if there are no others:
+    there a collective mostly waits for a descheduled partner rank, which is
+    not the cost of the wire."""
+    coll = [(s, m) for s, m in setups if s["tp"] > 1]
+    if any(not s.get("oversub") for s, m in coll):
+        coll = [(s, m) for s, m in coll if not s.get("oversub")]
+    par = {"alpha": 0.0, "inv_beta": 0.0, "kappa": 1.0 if kappa == "fit" else kappa, "n": len(coll)}
+    if not coll:
+        return par
+    if kappa == "fit":
+        par["alpha"], par["inv_beta"], par["kappa"] = nnls([(features(s)["coll"], m["coll"]) for s, m in coll])
+        par["kappa_fitted"] = True
+        return par
+    # The shaped wire time is known (kappa * its configured seconds): fit the
+    # rest, still weighting by the measured total so that the error is relative.
+    rows = []
+    for s, m in coll:
+        a, b, w = features(s)["coll"]
+        rows.append(((a / m["coll"], b / m["coll"]), 1.0 - kappa * w / m["coll"]) if m["coll"] > 0 else None)
+    rows = [r for r in rows if r]
+    par["alpha"], par["inv_beta"] = nnls(rows, rel=False)
+    return par
 
 
 def read_csv(path):
@@ -188,14 +282,30 @@ def read_csv(path):
     return rows
 
 
-def fit_csv(path, a=None):
-    """Fit from CSV; --shm-gbps / --shm-lat-us in a replace the fitted intra-node
-    collective cost (this machine's, which includes waiting for slower ranks)."""
-    model = fit_rows([row_setup(r) for r in read_csv(path)])
+def fit_csv(paths, a=None):
+    """Fit from one CSV or the rows of several; --shm-gbps / --shm-lat-us in a
+    replace the fitted intra-node collective cost (this machine's, which
+    includes waiting for slower ranks), --alpha-us the TCP one, --kappa "fit"
+    or a number the factor on the shaped wire time."""
+    paths = [paths] if isinstance(paths, str) else paths
+    kappa = getattr(a, "kappa", None) or "1"
+    model = fit_rows([row_setup(r) for p in paths for r in read_csv(p)], kappa=parse_kappa(kappa))
+    return override(model, a)
+
+
+def parse_kappa(k):
+    return "fit" if k == "fit" else float(k)
+
+
+def override(model, a):
+    sh = model["coll"].setdefault("shm", {"alpha": 0.0, "inv_beta": 0.0, "kappa": 1.0, "n": 0})
     if a is not None and getattr(a, "shm_gbps", None):
-        model["inv_beta"] = 8.0 / (a.shm_gbps * 1e9)
+        sh["inv_beta"] = 8.0 / (a.shm_gbps * 1e9)
     if a is not None and getattr(a, "shm_lat_us", None) is not None:
-        model["alpha"] = a.shm_lat_us * 1e-6
+        sh["alpha"] = a.shm_lat_us * 1e-6
+    if a is not None and getattr(a, "alpha_us", None) is not None:
+        for c in model["coll"].values():
+            c["alpha"] = a.alpha_us * 1e-6
     return model
 
 
@@ -209,19 +319,27 @@ def nearest_par(model, d):
 
 def predict_setup(model, s, alpha=None, inv_beta=None, speed=1.0):
     """Seconds per forward by term for one rank of setup s. alpha/inv_beta
-    override the fitted (intra-host) collective cost, e.g. with a network's.
-    speed: core speed relative to the fit machine's."""
+    override the fitted collective cost of s's transport, e.g. with a
+    network's. speed: core speed relative to the fit machine's."""
     par = nearest_par(model, s["d_model"])
     f = features(s)
     t = {}
     for c in COMPONENTS:
         o, k = par[c]
         t[c] = (o * f[c][0] + k * f[c][1]) / speed
-    a = model["alpha"] if alpha is None else alpha
-    ib = model["inv_beta"] if inv_beta is None else inv_beta
-    t["coll"] = a * f["coll"][0] + ib * f["coll"][1]
+    cp = coll_par(model, s["transport"])
+    a = cp["alpha"] if alpha is None else alpha
+    ib = cp["inv_beta"] if inv_beta is None else inv_beta
+    t["coll"] = a * f["coll"][0] + ib * f["coll"][1] + cp["kappa"] * f["coll"][2]
     t["total"] = sum(t[c] for c in COMPONENTS) + t["coll"]
     return t
+
+
+def coll_par(model, transport):
+    """The fitted collective cost of a transport; a transport without TP runs in
+    the fit costs nothing beyond the wire (alpha = 1/beta = 0)."""
+    c = model["coll"].get(transport)
+    return c if c and c["n"] else {"alpha": 0.0, "inv_beta": 0.0, "kappa": (c or {}).get("kappa", 1.0), "n": 0}
 
 
 def tps_of(s, t):
@@ -241,21 +359,30 @@ def describe(model):
     if model.get("n_trimmed"):
         out.append("(%d of %d rows left out of the fit as outliers: more than max(30 %%, 5 x median) off)" % (
             model["n_trimmed"], model["n_rows"]))
-    bw = 8e-9 / model["inv_beta"] if model["inv_beta"] else float("inf")
-    out.append("collectives (%d runs): alpha %.2f us per ring step, beta %.2f GB/s (%.1f Gb/s)" % (
-        model["n_coll_rows"], model["alpha"] * 1e6, bw / 8 if bw != float("inf") else bw, bw))
+    for cls, c in sorted(model["coll"].items()):
+        if not c["n"]:
+            continue
+        bw = 8e-9 / c["inv_beta"] if c["inv_beta"] else float("inf")
+        out.append("collectives %s (%d runs): alpha %.2f us per ring step, beta %.2f GB/s (%.1f Gb/s)%s" % (
+            cls, c["n"], c["alpha"] * 1e6, bw / 8, bw,
+            "; shaped wire time x %.3f (%s)" % (c["kappa"], "fitted" if c.get("kappa_fitted") else "fixed")
+            if cls == "tcp" else ""))
     return "\n".join(out)
 
 
-def check_rows(rows, model=None, loo=False, verbose=True):
+def check_rows(rows, model=None, loo=False, verbose=True, a=None):
+    """Per-row predicted vs measured tokens/s. With loo each row is predicted
+    from a fit of the other rows (a: the command's --kappa / --alpha-us)."""
     setups = [row_setup(r) for r in rows]
+    kappa = parse_kappa(getattr(a, "kappa", None) or "1")
     errs, kept = [], []
     excl = set(model.get("excluded", [])) if model and not loo else set()
     if verbose:
-        print("%-4s %-3s %-3s %-2s %-3s %-6s %-5s %-5s %12s %12s %7s %6s" % (
-            "P", "thr", "tp", "sp", "L", "seq", "batch", "d", "measured/s", "predicted/s", "err%", "coll%"))
+        print("%-4s %-3s %-3s %-2s %-3s %-6s %-5s %-5s %-4s %-7s %12s %12s %7s %6s" % (
+            "P", "thr", "tp", "sp", "L", "seq", "batch", "d", "net", "rate", "measured/s", "predicted/s", "err%",
+            "coll%"))
     for i, (r, (s, m)) in enumerate(zip(rows, setups)):
-        mdl = fit_rows(setups[:i] + setups[i + 1:]) if loo else model
+        mdl = override(fit_rows(setups[:i] + setups[i + 1:], kappa=kappa), a) if loo else model
         t = predict_setup(mdl, s)
         p = tps_of(s, t)
         e = (p - m["tps"]) / m["tps"]
@@ -263,9 +390,10 @@ def check_rows(rows, model=None, loo=False, verbose=True):
         if i not in excl:
             kept.append(abs(e))
         if verbose:
-            print("%-4s %-3s %-3s %-2s %-3s %-6s %-5s %-5s %12.1f %12.1f %+7.1f %6.1f%s" % (
+            print("%-4s %-3s %-3s %-2s %-3s %-6s %-5s %-5s %-4s %-7s %12.1f %12.1f %+7.1f %6.1f%s" % (
                 r["ranks"], r["threads"], r["tp"], r["sp"], r["layers"], r["seq"], r["batch_per_group"],
-                r["d_model"], m["tps"], p, 100 * e, 100 * t["coll"] / t["total"],
+                r["d_model"], s["transport"], r.get("net_rate") or "-", m["tps"], p, 100 * e,
+                100 * t["coll"] / t["total"],
                 "  (outlier, not fitted)" if i in excl else ""))
     mean = sum(errs) / len(errs)
     kept = kept or errs
@@ -273,8 +401,8 @@ def check_rows(rows, model=None, loo=False, verbose=True):
     kmed = sorted(kept)[len(kept) // 2] if len(kept) % 2 else sum(sorted(kept)[len(kept) // 2 - 1:][:2]) / 2
     med = sorted(errs)[len(errs) // 2] if len(errs) % 2 else sum(sorted(errs)[len(errs) // 2 - 1:][:2]) / 2
     if verbose:
-        print("rows %d: mean |error| %.1f %%, median %.1f %%, max %.1f %%%s" % (
-            len(errs), 100 * mean, 100 * med, 100 * max(errs), " (leave-one-out)" if loo else ""))
+        print("%srows %d: mean |error| %.1f %%, median %.1f %%, max %.1f %%" % (
+            "leave-one-out, " if loo else "", len(errs), 100 * mean, 100 * med, 100 * max(errs)))
         if excl:
             print("rows fitted %d: mean |error| %.1f %%, median %.1f %%, max %.1f %%" % (
                 len(kept), 100 * kmean, 100 * kmed, 100 * max(kept)))
@@ -282,15 +410,15 @@ def check_rows(rows, model=None, loo=False, verbose=True):
 
 
 def cmd_fit(a):
-    print(describe(fit_csv(a.csv)))
+    print(describe(fit_csv(a.csv, a)))
 
 
 def cmd_check(a):
     rows = read_csv(a.csv)
-    model = fit_csv(a.fit) if a.fit else fit_rows([row_setup(r) for r in rows])
+    model = fit_csv(a.fit or [a.csv], a)
     if not a.loo:
         print(describe(model))
-    check_rows(rows, model, loo=a.loo)
+    check_rows(rows, model, loo=a.loo, a=a)
 
 
 def cmd_selftest(a):
@@ -307,7 +435,7 @@ def cmd_selftest(a):
         mm = dict(m)
         for c in COMPONENTS:
             mm[c] = truth[c][0] * f[c][0] + truth[c][1] * f[c][1]
-        mm["coll"] = alpha * f["coll"][0] + inv_beta * f["coll"][1]
+        mm["coll"] = alpha * f["coll"][0] + inv_beta * f["coll"][1] + f["coll"][2]
         syn.append((s, mm))
     fm = fit_rows(syn)
     for d, par in fm["compute"].items():
@@ -322,6 +450,17 @@ def cmd_selftest(a):
                 if abs(got - want) > 1e-6 * want:
                     print("selftest: synthetic %s parameter %d (d_model %d): got %g, want %g" % (c, k, d, got, want))
                     ok = False
+    for cls, cp in fm["coll"].items():
+        # alpha and 1/beta of a transport: identifiable when its TP runs vary
+        # the bytes per ring step (the shaped wire time is known, kappa = 1).
+        ratios = {round(features(s)["coll"][1] / features(s)["coll"][0], 3) for s, _ in syn
+                  if s["transport"] == cls and s["tp"] > 1}
+        if len(ratios) < 2:
+            continue
+        for k, want in (("alpha", alpha), ("inv_beta", inv_beta)):
+            if abs(cp[k] - want) > 1e-6 * want:
+                print("selftest: synthetic %s %s: got %g, want %g" % (cls, k, cp[k], want))
+                ok = False
     syn_err = 0.0
     for s, mm in syn:
         t = predict_setup(fm, s)
@@ -352,18 +491,25 @@ def load_config(path):
 
 def cluster(model, cfg, seq, batch, layers, nodes, cpn, rpn, tp, bw_gbps, lat_us, speed=1.0):
     """Predict one cluster setup. TP groups inside a node use the fitted
-    (shared-memory) collective cost; a group spanning nodes uses the network's
-    alpha = latency and beta = bandwidth for every ring step (its slowest link)."""
+    (shared-memory) collective cost; a group spanning nodes pays, for every
+    ring step (its slowest link), the network's latency plus the fitted TCP
+    per-message cost (alpha), and per byte a rank sends the link's 8/rate
+    (times kappa, the measured share of a configured rate TCP gets) plus the
+    fitted TCP per-byte cost. A fit without tcp rows: the link alone.
+    Full duplex, one rank per node: each rank's bytes have their own link."""
     threads = cpn / rpn
     P = nodes * rpn
     dp = P // tp
     s = {"layers": layers, "d_model": cfg["d_model"], "d_ff": cfg["d_ff"], "tp": float(tp), "seq": seq,
-         "batch": batch, "dp": dp, "thr": threads}
+         "batch": batch, "dp": dp, "thr": threads, "transport": "shm"}
     if tp <= rpn:
         t = predict_setup(model, s, speed=speed)
         where = "intra-node"
     else:
-        t = predict_setup(model, s, alpha=lat_us * 1e-6, inv_beta=8.0 / (bw_gbps * 1e9), speed=speed)
+        s["transport"] = "tcp"
+        cp = coll_par(model, "tcp")
+        t = predict_setup(model, s, alpha=cp["alpha"] + lat_us * 1e-6,
+                          inv_beta=cp["inv_beta"] + cp["kappa"] * 8.0 / (bw_gbps * 1e9), speed=speed)
         where = "network"
     tps = tps_of(s, t)
     # Ideal: every core as fast as one single-threaded TP-1 rank on the same
@@ -399,8 +545,11 @@ def cmd_tp_table(a):
     cores-per-node threads on each) and, for comparison, shared memory inside
     one node (T ranks of cores-per-node/T threads, the alpha/beta fitted here)."""
     model = fit_csv(a.fit, a)
-    links = [("100 Gb/s, %g us" % a.lat100, 100.0, a.lat100), ("25 Gb/s, %g us" % a.lat25, 25.0, a.lat25),
-             ("in a node (shm, %s)" % ("%g Gb/s" % a.shm_gbps if a.shm_gbps else "fitted"), None, None)]
+    tcp = "TCP, " if coll_par(model, "tcp")["n"] else ""
+    links = [("%s100 Gb/s, %g us" % (tcp, a.lat100), 100.0, a.lat100),
+             ("%s25 Gb/s, %g us" % (tcp, a.lat25), 25.0, a.lat25)]
+    if coll_par(model, "shm")["n"] or a.shm_gbps:   # no shm TP runs in the fit: no intra-node row
+        links.append(("in a node (shm, %s)" % ("%g Gb/s" % a.shm_gbps if a.shm_gbps else "fitted"), None, None))
     cases = [("bert-base", 512, 8), ("bert-base", 8192, 1), ("bert-large", 512, 8), ("bert-large", 8192, 1)]
     sizes = [2, 3, 4, 6, 8, 12, 16]
     show = [2, 4, 8, 16]
@@ -445,15 +594,20 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("fit"); p.add_argument("csv"); p.set_defaults(fn=cmd_fit)
+    def tcp_opts(p):
+        p.add_argument("--kappa", default="1", help='factor on the shaped wire time: a number or "fit" [1]')
+        p.add_argument("--alpha-us", type=float, help="force every transport's cost per ring step (default: fitted)")
+    p = sub.add_parser("fit"); p.add_argument("csv"); tcp_opts(p); p.set_defaults(fn=cmd_fit)
     p = sub.add_parser("check"); p.add_argument("csv"); p.add_argument("--fit"); p.add_argument("--loo",
                                                                                               action="store_true")
+    tcp_opts(p)
     p.set_defaults(fn=cmd_check)
     p = sub.add_parser("selftest"); p.add_argument("csv"); p.add_argument("--tol", type=float, default=0.05)
     p.add_argument("--synthetic", action="store_true", help="part (1) only")
     p.set_defaults(fn=cmd_selftest)
     p = sub.add_parser("predict")
-    p.add_argument("--fit", required=True); p.add_argument("--config", required=True)
+    p.add_argument("--fit", required=True, action="append", help="CSV (repeat to fit the rows of several)")
+    p.add_argument("--config", required=True); tcp_opts(p)
     p.add_argument("--seq", type=int, default=512); p.add_argument("--batch", type=int, default=8)
     p.add_argument("--layers", type=int, default=0); p.add_argument("--nodes", type=int, default=1)
     p.add_argument("--cores-per-node", type=int, default=32); p.add_argument("--ranks-per-node", type=int, default=1)
@@ -463,7 +617,8 @@ def main():
     p.add_argument("--shm-lat-us", type=float, help="intra-node latency per ring step (default: fitted)")
     p.set_defaults(fn=cmd_predict)
     p = sub.add_parser("tp-table")
-    p.add_argument("--fit", required=True); p.add_argument("--share", type=float, default=0.2)
+    p.add_argument("--fit", required=True, action="append", help="CSV (repeat to fit the rows of several)")
+    p.add_argument("--share", type=float, default=0.2); tcp_opts(p)
     p.add_argument("--cores-per-node", type=int, default=32); p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--lat100", type=float, default=2.0, help="latency (us) of the 100 Gb/s network")
     p.add_argument("--lat25", type=float, default=10.0, help="latency (us) of the 25 Gb/s network")

@@ -37,6 +37,11 @@
 #                                         is shaped by tc tbf at that rate
 #                                         (kbit/mbit/gbit); latency is TCP's own
 #                                         (no netem)                  [unshaped]
+#     --net-burst BYTES      SE_NET_BURST the tbf bucket (>= 70000: a loopback
+#                                         TSO segment is up to 64 KiB + headers)
+#                                         [131072: 0.1 ms at 10gbit, 5 ms at
+#                                         200mbit, so a collective of MBs runs at
+#                                         the rate, not out of the bucket]
 #     --dry-run                           print the commands only
 #   SHARDENC=path/to/shardenc (default: build/shardenc next to this folder)
 #
@@ -84,6 +89,7 @@ REPEAT="${SE_REPEAT:-1}"
 WAIT_IDLE="${SE_WAIT_IDLE:-0}"
 TRANSPORT="${SE_TRANSPORT:-shm}"
 NET_RATES="${SE_NET_RATE:-}"
+NET_BURST="${SE_NET_BURST:-131072}"
 DRY=0
 BIN="${SHARDENC:-$SRC/build/shardenc}"
 PY="${PYTHON:-python3}"
@@ -111,6 +117,7 @@ while [ $# -gt 0 ]; do
         --wait-idle) need "$@"; WAIT_IDLE="$2"; shift ;;
         --transport) need "$@"; TRANSPORT="$2"; shift ;;
         --net-rate) need "$@"; NET_RATES="$2"; shift ;;
+        --net-burst) need "$@"; NET_BURST="$2"; shift ;;
         --dry-run) DRY=1 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "scaling.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -129,6 +136,8 @@ if [ -n "$NET_RATES" ]; then
         [[ "$v" =~ ^[1-9][0-9]*(kbit|mbit|gbit)$ ]] ||
             { echo "scaling.sh: --net-rate '$v' is not a rate like 200mbit, 1gbit, 10gbit" >&2; exit 2; }
     done
+    [[ "$NET_BURST" =~ ^[0-9]+$ ]] && [ "$NET_BURST" -ge 70000 ] ||
+        { echo "scaling.sh: --net-burst '$NET_BURST' must be a byte count >= 70000 (a loopback TSO segment)" >&2; exit 2; }
     if [ "$DRY" = 0 ]; then
         for c in unshare ip tc; do
             command -v "$c" >/dev/null || { echo "scaling.sh: --net-rate needs '$c' (util-linux, iproute2)" >&2; exit 2; }
@@ -233,13 +242,12 @@ for P in $RANKS; do
                                 cmd=(se_mpiexec -n "$P" "${mca[@]}" -x OMP_NUM_THREADS -x OMP_PLACES -x OMP_PROC_BIND
                                     "$BIN" "${args[@]}")
                                 if [ "$NR" != none ]; then
-                                    # tbf: burst of 10 ms at the rate (at least 64 KiB: a bucket
-                                    # smaller than a TSO segment would stall), queue latency 50 ms
-                                    bps=${NR%bit}; case "$bps" in *k) bps=$((${bps%k} * 1000)) ;;
-                                        *m) bps=$((${bps%m} * 1000000)) ;; *g) bps=$((${bps%g} * 1000000000)) ;; esac
-                                    burst=$((bps / 8 / 100)); [ "$burst" -lt 65536 ] && burst=65536
+                                    # tbf: a small fixed bucket (--net-burst), queue latency 50 ms.
+                                    # A bucket of 10 ms at the rate would carry a whole all-reduce
+                                    # of a few MB at 10gbit past the shaper; a real link has no
+                                    # bucket. perfmodel.py takes the bucket off each collective.
                                     cmd=(unshare -n bash -c 'ip link set lo up && tc qdisc add dev lo root tbf rate "$1" \
-                                        burst "$2" latency 50ms && . "$3" && shift 3 && "$@"' _ "$NR" "$burst" \
+                                        burst "$2" latency 50ms && . "$3" && shift 3 && "$@"' _ "$NR" "$NET_BURST" \
                                         "$HERE/mpi_env.sh" se_mpiexec "${cmd[@]:1}")
                                 fi ;;
                             none)
@@ -263,6 +271,7 @@ for P in $RANKS; do
                         fi
                         "$PY" "$HERE/scaling_csv.py" row "$OUT" sweep_id="$SWEEP" mode="$MODE" host="$HOST" \
                             host_cores="$HOST_CORES" nodes="$NODES" transport="$TRANSPORT" net_rate="${NR/#none/}" \
+                            net_burst="$([ "$NR" = none ] || echo "$NET_BURST")" \
                             timestamp="$(date -u +%Y-%m-%dT%H:%M:%SZ)" <<<"$outp" >&2
                         n_run=$((n_run + 1))
                     done

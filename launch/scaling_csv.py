@@ -38,7 +38,7 @@ COLUMNS = [
     "iters", "repeats", "tokens_per_forward", "tokens_per_s", "tokens_per_s_per_rank", "gflops", "sgemm_gflops",
     "pct_of_sgemm", "seconds", "peak_rss_bytes_per_rank", "weight_bytes_per_rank", "t_gemm", "t_attention",
     "t_other", "t_collectives", "collective_calls_per_layer", "collective_bytes_per_layer", "collective_bytes",
-    "speedup", "efficiency", "transport", "net_rate",
+    "speedup", "efficiency", "transport", "net_rate", "net_burst",
 ]
 
 
@@ -115,6 +115,8 @@ def cmd_row(path, kv):
         # tcp over loopback, shaped by tc tbf at net_rate (empty: unshaped)
         "transport": extra.get("transport", "shm"),
         "net_rate": extra.get("net_rate", ""),
+        # the tbf bucket in bytes (scaling.sh --net-burst; empty: unshaped)
+        "net_burst": extra.get("net_burst", ""),
     }
     row["cores"] = cores_used(row)
     new = not os.path.exists(path) or os.path.getsize(path) == 0
