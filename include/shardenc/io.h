@@ -94,7 +94,9 @@ float se_bf16_to_f32(uint16_t h);
  * recipe (model.h, se_recipe). roberta, xlm-roberta and camembert share one. */
 typedef enum {
     SE_ARCH_BERT = 0, SE_ARCH_VANILLA, SE_ARCH_ROBERTA, SE_ARCH_DISTILBERT, SE_ARCH_ELECTRA, SE_ARCH_MPNET,
-    SE_ARCH_MODERNBERT, SE_ARCH_COUNT
+    SE_ARCH_MODERNBERT,
+    SE_ARCH_JINABERT, /* model_type bert + position_embedding_type alibi (JinaBERT-v2, issue 12) */
+    SE_ARCH_COUNT
 } se_arch;
 typedef enum { SE_ACT_GELU_ERF = 0, SE_ACT_GELU_TANH, SE_ACT_RELU } se_act;
 typedef enum { SE_SIN_INTERLEAVED = 0, SE_SIN_CONCAT } se_sin_layout;
@@ -123,6 +125,8 @@ typedef struct {
     double rope_theta_local; /* local_rope_theta (or rope_parameters.sliding_attention.rope_theta) */
     int global_every;        /* global_attn_every_n_layers: layer l is global iff l % it == 0; 0 = all global */
     int local_window;        /* local_attention: a local layer's query i sees keys |i-j| <= local_window/2 */
+    /* JinaBERT-v2 (issue 12): feed_forward_type geglu / reglu sets act (JinaBertGLUMLP ignores hidden_act) */
+    char ffn_type[16];       /* feed_forward_type as written ("geglu", "reglu"), "" for other families */
 } se_model_config;
 
 /* Parses config.json. Missing keys take the family's Hugging Face config

@@ -66,6 +66,11 @@ int se_cmd_info(int argc, char **argv)
     if (R->pos == SE_POS_ROPE)
         printf("positions: RoPE on q and k (tables in double), up to %lld tokens per sequence\n",
                (long long)se_recipe_max_len(R, &c));
+    else if (R->attn_bias == SE_ATTB_ALIBI)
+        printf("positions: ALiBi in the attention (no position table; slopes of %d heads%s), up to %lld tokens "
+               "per sequence (max_position_embeddings)\n",
+               c.n_heads, (c.n_heads & (c.n_heads - 1)) ? ", not a power of two: interleaved extras" : "",
+               (long long)se_recipe_max_len(R, &c));
     else if (R->pos != SE_POS_SINUSOIDAL)
         printf("positions: learned from index %d, up to %lld tokens per sequence\n", se_recipe_first_pos(R, &c),
                (long long)se_recipe_max_len(R, &c));

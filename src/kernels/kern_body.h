@@ -185,6 +185,15 @@ static void k_attend_tile(float *out, int ldo, const float *q, int ldq, const fl
 #pragma omp simd
                 for (int j = 0; j < kn; j++) srow[j] += 1.44269504088896341f * brow[j];
             }
+            if (bias && bias->slopes) {
+                /* ALiBi: - log2(e)·m_h·|(k0 + j) - (q0 + i)|, from the slope and the
+                 * distance (exact in float below 2^24 tokens); JinaBertEncoder's
+                 * alibi = -slopes·|memory - context|, symmetric for the encoder */
+                const float ms = -1.44269504088896341f * bias->slopes[h];
+                const int r0 = k0 - (q0 + i);
+#pragma omp simd
+                for (int j = 0; j < kn; j++) srow[j] += ms * fabsf((float)(r0 + j));
+            }
             float mx = srow[0];
 #pragma omp simd reduction(max : mx)
             for (int j = 0; j < kn; j++) mx = srow[j] > mx ? srow[j] : mx;

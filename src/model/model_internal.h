@@ -6,6 +6,7 @@
 
 extern const se_recipe se_recipe_bert, se_recipe_roberta, se_recipe_distilbert, se_recipe_electra, se_recipe_mpnet,
     se_recipe_modernbert, se_recipe_vanilla;
+extern const se_recipe se_recipe_jinabert;
 
 /* BERT's layer names (BertLayer in modeling_bert.py), shared by the families
  * that kept them (RoBERTa, ELECTRA). A macro: C wants constant initialisers. */
