@@ -26,15 +26,7 @@ const se_recipe se_recipe_jinabert = {
     .emb_ln_b = "embeddings.LayerNorm.bias",
     .layer =
         {
-            {"encoder.layer.%d.attention.self.query.weight", "encoder.layer.%d.attention.self.key.weight",
-             "encoder.layer.%d.attention.self.value.weight"},
-            {"encoder.layer.%d.attention.self.query.bias", "encoder.layer.%d.attention.self.key.bias",
-             "encoder.layer.%d.attention.self.value.bias"},
-            0,
-            "encoder.layer.%d.attention.output.dense.weight",
-            "encoder.layer.%d.attention.output.dense.bias",
-            "encoder.layer.%d.attention.output.LayerNorm.weight",
-            "encoder.layer.%d.attention.output.LayerNorm.bias",
+            SE_BERT_ATTN_NAMES,
             "encoder.layer.%d.mlp.gated_layers.weight",
             NULL,
             "encoder.layer.%d.mlp.wo.weight",

@@ -29,6 +29,21 @@ check "jinabert 4 heads (power of two), reglu, bert. prefix, tp 2: max" embed 2 
 check "  = PyTorch" $npy cmp "$w/p2.npy" "$p2/ref_max.npy" 1e-5
 check "info names ALiBi, the GLU and the slopes' branch" bash -c "$bin info --model $fx > $w/info.txt && grep -q 'family jinabert: positions none, ALiBi' $w/info.txt && grep -q 'post-LN layers, gated FFN (gelu)' $w/info.txt && grep -q 'slopes of 6 heads, not a power of two' $w/info.txt"
 check "info on the real shape: 8192 tokens, 12 heads on 4 ranks" bash -c "$bin info --model $SE_SRC/configs/jina-embeddings-v2-base-en.json --tp 4 > $w/info2.txt && grep -q 'up to 8192 tokens per sequence' $w/info2.txt && grep -q '9-11 (3)' $w/info2.txt"
+# text: WordPiece from the folder's vocab.txt (jina-embeddings-v2-*-en ship a BERT
+# WordPiece tokenizer); the same rows as the ids `shardenc tokenize` makes
+mkdir -p "$w/txt"
+ln -s "$fx/model.safetensors" "$fx/config.json" "$w/txt/"
+python3 - "$w/txt/vocab.txt" "$w/docs.jsonl" <<'PY'
+import json, sys
+words = "the of and to in is long document encoder attention linear bias slope head query key value".split()
+pieces = ["##ing", "##ed"] + list("abcdefghijklmnopqrstuvwxyz") + ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"]
+vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ","] + words + pieces
+open(sys.argv[1], "w").write("\n".join(vocab[:100]) + "\n")
+docs = ["The attention of a long document encoder.", "Linear biases, one slope per head!", "Query, key and value."]
+open(sys.argv[2], "w").write("".join(json.dumps({"id": "t%d" % i, "text": t}) + "\n" for i, t in enumerate(docs)))
+PY
+check "text input (WordPiece from vocab.txt): mean" "$bin" embed --quiet --model "$w/txt" --input "$w/docs.jsonl" --output "$w/tx" --pooling mean
+check "  = the pre-tokenised ids of shardenc tokenize" bash -c "$bin tokenize --quiet --model $w/txt --input $w/docs.jsonl --output $w/ids.jsonl && $bin embed --quiet --model $w/txt --input $w/ids.jsonl --output $w/ti --pooling mean && $npy cmp $w/tx.npy $w/ti.npy 0"
 # refusals
 mkdir -p "$w/bad"
 ln -s "$fx/model.safetensors" "$w/bad/"
