@@ -125,8 +125,6 @@ typedef struct {
     double rope_theta_local; /* local_rope_theta (or rope_parameters.sliding_attention.rope_theta) */
     int global_every;        /* global_attn_every_n_layers: layer l is global iff l % it == 0; 0 = all global */
     int local_window;        /* local_attention: a local layer's query i sees keys |i-j| <= local_window/2 */
-    /* JinaBERT-v2 (issue 12): feed_forward_type geglu / reglu sets act (JinaBertGLUMLP ignores hidden_act) */
-    char ffn_type[16];       /* feed_forward_type as written ("geglu", "reglu"), "" for other families */
 } se_model_config;
 
 /* Parses config.json. Missing keys take the family's Hugging Face config

@@ -169,7 +169,6 @@ static se_status parse_jinabert(json_t *root, const char *name, se_model_config 
                             "%s: feed_forward_type '%.60s' is not supported with position_embedding_type 'alibi' "
                             "(JinaBERT-v2; supported: geglu, reglu)",
                             name, ff ? ff : "original (JinaBertConfig's default, key absent)");
-    snprintf(cfg->ffn_type, sizeof cfg->ffn_type, "%s", ff);
     return SE_OK;
 }
 
