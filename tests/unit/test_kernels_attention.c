@@ -294,7 +294,9 @@ static void test_alibi(void **state)
             g_bias = &bias;
             reference(&c, 0.2f, 0);
             static const int tiles[][2] = {{0, 0}, {7, 13}, {1, 1}};
-            for (int t = 0; t < (dh == 16 && mode == 0 ? 3 : 2); t++) { /* 1 x 1 once: slow under ASan */
+            /* every tile set once (1 x 1 is slow under ASan), then odd tiles only */
+            const int t0 = dh == 16 && mode == 0 ? 0 : 1, t1 = dh == 16 && mode == 0 ? 3 : 2;
+            for (int t = t0; t < t1; t++) {
                 if (tiles[t][0]) se_attention_set_tiles(tiles[t][0], tiles[t][1]);
                 run(&c, 0.2f);
                 const double e = rel_err(&c, c.out);
@@ -303,7 +305,7 @@ static void test_alibi(void **state)
                 assert_true(e <= 1e-6);
                 se_attention_set_tiles(obq, obk);
             }
-            for (g_alibi_wrong = 1; g_alibi_wrong <= 2; g_alibi_wrong++) {
+            for (g_alibi_wrong = 1; mode == 0 && dh == 16 && g_alibi_wrong <= 2; g_alibi_wrong++) {
                 reference(&c, 0.2f, 0);
                 const double ef = rel_err(&c, c.out);
                 print_message("alibi near miss %d: rel err %.3g\n", g_alibi_wrong, ef);
