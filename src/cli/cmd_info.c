@@ -22,9 +22,10 @@ static se_status load_cfg(const char *p, se_model_config *cfg, se_error *err)
 /* Bytes of weights a rank holds under the plan (fp32 after load). */
 static void plan_bytes(const se_model_config *c, const se_shard *s, double *layer, double *repl)
 {
-    double d = c->d_model, dl = (double)s->nh * (c->d_model / c->n_heads), nf = s->nf;
-    *layer = 4.0 * c->n_layers * (3 * dl * d + 3 * dl + d * dl + nf * d + nf + d * nf);
     const se_recipe *R = se_recipe_of(c);
+    double d = c->d_model, dl = (double)s->nh * (c->d_model / c->n_heads), nf = s->nf;
+    double n1 = R->ffn == SE_FFN_GATED ? 2 * nf : nf; /* a gated W1 holds both halves of the units */
+    *layer = 4.0 * c->n_layers * (3 * dl * d + 3 * dl + d * dl + n1 * d + n1 + d * nf);
     double e = c->emb_size > 0 ? c->emb_size : d;
     double emb = (double)c->vocab_size * e;
     if (R->pos_emb) emb += (double)c->max_pos * e;
