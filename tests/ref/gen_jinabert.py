@@ -108,8 +108,7 @@ def alibi_bias(slopes, n, signed=False):
     return torch.tensor(slopes)[:, None, None] * -rel[None].to(torch.float64)
 
 
-def N(rng, shape, std):
-    return (rng.standard_normal(shape) * std).astype(np.float32)
+N = G.normal  # float32 draws of std from a PCG64 generator
 
 
 def checkpoint(cfg, prefix, seed):
