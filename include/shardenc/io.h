@@ -94,11 +94,20 @@ float se_bf16_to_f32(uint16_t h);
  * recipe (model.h, se_recipe). roberta, xlm-roberta and camembert share one. */
 typedef enum {
     SE_ARCH_BERT = 0, SE_ARCH_VANILLA, SE_ARCH_ROBERTA, SE_ARCH_DISTILBERT, SE_ARCH_ELECTRA, SE_ARCH_MPNET,
-    SE_ARCH_MODERNBERT,
+    SE_ARCH_MODERNBERT, SE_ARCH_NOMIC_BERT, SE_ARCH_GTE_NEW,
     SE_ARCH_JINABERT, /* model_type bert + position_embedding_type alibi (JinaBERT-v2, issue 12) */
     SE_ARCH_COUNT
 } se_arch;
-typedef enum { SE_ACT_GELU_ERF = 0, SE_ACT_GELU_TANH, SE_ACT_RELU } se_act;
+/* SILU: x·sigmoid(x) (SwiGLU's gate, NomicBERT) */
+typedef enum { SE_ACT_GELU_ERF = 0, SE_ACT_GELU_TANH, SE_ACT_RELU, SE_ACT_SILU } se_act;
+/* How RoPE's inverse frequencies are scaled (se_recipe_rope_inv_freq). */
+typedef enum {
+    SE_ROPE_PLAIN = 0,
+    SE_ROPE_NTK_FIXED,   /* GTE NTKScalingRotaryEmbedding: base·f, and inv_freq / f^(2/dim) */
+    SE_ROPE_NTK_DYNAMIC, /* NomicBertDynamicNTKRotaryEmbedding: base from the sequence length beyond rope_trained */
+} se_rope_scaling;
+/* Biases a config turns off (NomicBERT's qkv_proj_bias, mlp_fc1_bias, mlp_fc2_bias) */
+enum { SE_NOBIAS_QKV = 1, SE_NOBIAS_O = 2, SE_NOBIAS_FC1 = 4, SE_NOBIAS_FC2 = 8 };
 typedef enum { SE_SIN_INTERLEAVED = 0, SE_SIN_CONCAT } se_sin_layout;
 
 typedef struct {
@@ -125,6 +134,14 @@ typedef struct {
     double rope_theta_local; /* local_rope_theta (or rope_parameters.sliding_attention.rope_theta) */
     int global_every;        /* global_attn_every_n_layers: layer l is global iff l % it == 0; 0 = all global */
     int local_window;        /* local_attention: a local layer's query i sees keys |i-j| <= local_window/2 */
+    /* RoPE variants (NomicBERT, GTE; issue 12). Zero = ModernBERT's: the whole head, rotate_half, unscaled. */
+    int rope_dim;            /* rotated dims per head (rotary_emb_fraction·d_head), 0 = d_head */
+    int rope_interleaved;    /* pairs (2i, 2i+1) (GPT-J) instead of halves (i, i+rope_dim/2) */
+    se_rope_scaling rope_scaling;
+    double rope_factor;      /* rotary_scaling_factor / rope_scaling.factor */
+    int rope_trained;        /* NTK_DYNAMIC: max_trained_positions (longer sequences rescale the base) */
+    int default_window;      /* window length when --max-tokens is not given, 0 = the position limit */
+    unsigned no_bias;        /* SE_NOBIAS_* bits: recipe biases this config leaves out */
 } se_model_config;
 
 /* Parses config.json. Missing keys take the family's Hugging Face config

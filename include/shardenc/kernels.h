@@ -95,6 +95,12 @@ void se_verf(float *y, const float *x, size_t n);
  * GPT-NeoX layout); cs and sn are [>= longest sequence, d_head/2]. */
 void se_rope_apply(float *x, int ld, const int64_t *seq_start, int n_seq, int n_heads, int d_head, const float *cs,
                    const float *sn);
+/* The same on the first `rot` (even, <= d_head) dims of each head, the others
+ * untouched; interleaved: pairs (2i, 2i+1) instead of (i, i + rot/2); tables
+ * [rows, rot/2], row = position in the sequence, or with per_token the token's
+ * row in the batch (tables that differ per sequence: NomicBERT's dynamic NTK). */
+void se_rope_apply_ex(float *x, int ld, const int64_t *seq_start, int n_seq, int n_heads, int d_head, int rot,
+                      int interleaved, const float *cs, const float *sn, int per_token);
 /* Gated FFN epilogue in place on h [rows, 2·nf] (row stride ld): the first nf
  * columns become act(h[:, a]) ⊙ h[:, b], where a is the activated half
  * (act_half 0: columns 0..nf-1, else nf..2nf-1) and b the other. */

@@ -45,6 +45,9 @@ typedef struct {
     const char *qkv_w[3], *qkv_b[3];
     int fused;
     const char *wo, *bo, *ln1_g, *ln1_b, *w1, *b1, *w2, *b2, *ln2_g, *ln2_b;
+    /* gated FFNs whose halves are two [d_ff, d] tensors (NomicBERT's fc11, fc12),
+     * in the order of W1's halves a, b; NULL = both halves in the one w1 */
+    const char *w1_halves[2], *b1_halves[2];
 } se_layer_names;
 
 typedef struct {
@@ -88,6 +91,13 @@ int se_recipe_rel_bucket(int rel);
  * 2^(-4(2j+1)/c) for j = h - c. The score of key j for query i gets -m_h·|i-j|. */
 double se_recipe_alibi_slope(int n_heads, int h);
 int64_t se_recipe_max_len(const se_recipe *r, const se_model_config *cfg);
+/* RoPE: the dims rotated per head (cfg->rope_dim, or the whole head), and the
+ * inverse frequency of pair i < dim/2 for base theta, in double, for a
+ * sequence of seq_len tokens (which only NTK_DYNAMIC depends on). */
+int se_recipe_rope_dim(const se_model_config *cfg);
+double se_recipe_rope_inv_freq(const se_model_config *cfg, double theta, int i, int64_t seq_len);
+/* The window length by default: cfg->default_window, else the position limit (0 = none). */
+int64_t se_recipe_default_window(const se_recipe *r, const se_model_config *cfg);
 
 /* What one tensor-parallel rank owns: heads [h0, h0+nh) and FFN units
  * [f0, f0+nf), contiguous (se_split: 12 heads on 5 ranks = 3,3,2,2,2). */

@@ -65,8 +65,9 @@ int se_cmd_info(int argc, char **argv)
            se_act_name(c.act), c.ln_eps);
     printf("recipe: %s\n", rd);
     if (R->pos == SE_POS_ROPE)
-        printf("positions: RoPE on q and k (tables in double), up to %lld tokens per sequence\n",
-               (long long)se_recipe_max_len(R, &c));
+        printf("positions: RoPE on q and k (tables in double), up to %lld tokens per sequence, windows of %lld by "
+               "default\n",
+               (long long)se_recipe_max_len(R, &c), (long long)se_recipe_default_window(R, &c));
     else if (R->attn_bias == SE_ATTB_ALIBI)
         printf("positions: ALiBi in the attention (no position table; slopes of %d heads%s), up to %lld tokens "
                "per sequence (max_position_embeddings)\n",

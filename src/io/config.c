@@ -22,6 +22,7 @@ const char *se_act_name(se_act a)
     case SE_ACT_GELU_ERF: return "gelu";
     case SE_ACT_GELU_TANH: return "gelu_new";
     case SE_ACT_RELU: return "relu";
+    case SE_ACT_SILU: return "silu";
     }
     return "?";
 }
@@ -172,6 +173,139 @@ static se_status parse_jinabert(json_t *root, const char *name, se_model_config 
     return SE_OK;
 }
 
+/* A key that must be absent, null or false (a variant the forward does not run). */
+static se_status refuse_true(json_t *root, const char *name, const char *mt, const char *key, se_error *err)
+{
+    json_t *v = json_object_get(root, key);
+    if (v && !json_is_false(v) && !json_is_null(v))
+        return se_error_set(err, SE_EUNSUPPORTED, "%s: %s = %s is not supported for %s (supported: false)", name, key,
+                            json_is_true(v) ? "true" : se_io_json_type_name(v), mt);
+    return SE_OK;
+}
+
+/* NomicBertConfig (contrastors src/contrastors/models/huggingface/
+ * configuration_hf_nomic_bert.py, a GPT2Config: n_embd, n_head, n_layer,
+ * n_inner, n_positions, layer_norm_epsilon, activation_function) as
+ * modeling_hf_nomic_bert.py reads it: NomicBertModel.__init__ pads vocab_size
+ * up to pad_vocab_size_multiple; NomciBertGatedMLP takes n_inner (or
+ * int(8·n_embd/3)) rounded up to a multiple of 256; NomicBertAttention rotates
+ * head_dim·rotary_emb_fraction dims with rotary_emb_base, interleaved or not,
+ * and uses NomicBertDynamicNTKRotaryEmbedding when rotary_scaling_factor is
+ * set (base rescaled for sequences longer than max_trained_positions).
+ * Variants its code has but the forward does not run are refused by name. */
+static se_status parse_nomic(json_t *root, const char *name, se_model_config *cfg, se_error *err)
+{
+    se_status st;
+    static const char *const refused[] = {"prenorm", "parallel_block", "causal", "use_rms_norm", "rotary_head_dim",
+                                          "norm_mlp"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        if ((st = refuse_true(root, name, "nomic_bert", refused[i], err))) return st;
+    json_t *sb = json_object_get(root, "rotary_emb_scale_base"); /* xPos scaling */
+    if (sb && !json_is_null(sb))
+        return se_error_set(err, SE_EUNSUPPORTED, "%s: rotary_emb_scale_base is not supported (supported: null)", name);
+    json_t *kv = json_object_get(root, "num_heads_kv");
+    if (kv && !json_is_null(kv) && !(json_is_integer(kv) && json_integer_value(kv) == cfg->n_heads))
+        return se_error_set(err, SE_EUNSUPPORTED, "%s: num_heads_kv is not supported (supported: null or n_head)", name);
+    const char *act = "gelu_new"; /* GPT2Config's default: a dense MLP, not run here */
+    if ((st = get_str(root, name, "activation_function", &act, err))) return st;
+    if (!strcmp(act, "swiglu")) cfg->act = SE_ACT_SILU;
+    else if (!strcmp(act, "geglu")) cfg->act = SE_ACT_GELU_ERF; /* F.gelu */
+    else
+        return se_error_set(err, SE_EUNSUPPORTED,
+                            "%s: activation_function '%.60s' is not supported for nomic_bert (supported: swiglu, "
+                            "geglu: the gated fc11/fc12 MLP)",
+                            name, act);
+    json_t *ni = json_object_get(root, "n_inner");
+    int inner = (int)(8.0 * cfg->d_model / 3.0);
+    if (ni && !json_is_null(ni) && (st = get_int(root, name, "n_inner", 1, 1 << 20, &inner, NULL, err))) return st;
+    cfg->d_ff = (inner + 255) / 256 * 256; /* NomciBertGatedMLP: multiple_of=256 */
+    int mult = 1;
+    if ((st = get_int(root, name, "pad_vocab_size_multiple", 1, 1 << 16, &mult, NULL, err))) return st;
+    cfg->vocab_size = (cfg->vocab_size + mult - 1) / mult * mult;
+    int b = 1;
+    static const char *const bias_keys[] = {"qkv_proj_bias", "mlp_fc1_bias", "mlp_fc2_bias"};
+    static const unsigned bias_bits[] = {SE_NOBIAS_QKV | SE_NOBIAS_O, SE_NOBIAS_FC1, SE_NOBIAS_FC2};
+    for (int i = 0; i < 3; i++) {
+        b = 1;
+        if ((st = get_bool(root, name, bias_keys[i], &b, err))) return st;
+        if (!b) cfg->no_bias |= bias_bits[i];
+    }
+    double frac = 0.0;
+    cfg->rope_theta = 10000.0;
+    if ((st = get_num(root, name, "rotary_emb_fraction", -1.0, 1.0, &frac, err))) return st;
+    if ((st = get_num(root, name, "rotary_emb_base", 0.0, 1e12, &cfg->rope_theta, err))) return st;
+    if ((st = get_bool(root, name, "rotary_emb_interleaved", &cfg->rope_interleaved, err))) return st;
+    int dh = cfg->d_model / (cfg->n_heads > 0 ? cfg->n_heads : 1);
+    double rd = dh * frac;
+    if (!(frac > 0.0) || rd != (double)(int)rd || (int)rd % 2)
+        return se_error_set(err, SE_EUNSUPPORTED,
+                            "%s: rotary_emb_fraction = %g gives %g rotary dims of the %d per head (supported: a "
+                            "fraction in (0, 1] that gives an even number; 0 = learned positions, not implemented)",
+                            name, frac, rd, dh);
+    cfg->rope_dim = (int)rd;
+    cfg->rope_trained = 2048;
+    if ((st = get_int(root, name, "max_trained_positions", 1, 1 << 24, &cfg->rope_trained, NULL, err))) return st;
+    json_t *sf = json_object_get(root, "rotary_scaling_factor");
+    if (sf && !json_is_null(sf) && !(json_is_number(sf) && json_number_value(sf) == 0)) { /* `if getattr(...)` */
+        if ((st = get_num(root, name, "rotary_scaling_factor", 0.0, 1e6, &cfg->rope_factor, err))) return st;
+        if (cfg->rope_dim <= 2)
+            return se_error_set(err, SE_EUNSUPPORTED,
+                                "%s: rotary_scaling_factor needs more than 2 rotary dims (its base exponent is "
+                                "dim/(dim-2)), this config rotates %d",
+                                name, cfg->rope_dim);
+        cfg->rope_scaling = SE_ROPE_NTK_DYNAMIC;
+    }
+    /* the trained length by default; with NTK scaling the model is meant for n_positions */
+    cfg->default_window = cfg->rope_scaling == SE_ROPE_NTK_DYNAMIC || cfg->rope_trained > cfg->max_pos
+                              ? cfg->max_pos
+                              : cfg->rope_trained;
+    return SE_OK;
+}
+
+/* NewConfig (Alibaba-NLP/new-impl configuration.py) as modeling.py reads it:
+ * position_embedding_type 'rope' (NewEmbeddings._init_rope), rope_theta, and
+ * rope_scaling {type: ntk, factor} for NTKScalingRotaryEmbedding (fixed NTK:
+ * the tables are built for max_position_embeddings·factor at init). pack_qkv
+ * false, rms_norm, logn_attention_scale and the mixed_b variant are refused. */
+static se_status parse_gte(json_t *root, const char *name, const char *pet, se_model_config *cfg, se_error *err)
+{
+    se_status st;
+    if (pet && strcmp(pet, "rope"))
+        return se_error_set(err, SE_EUNSUPPORTED,
+                            "%s: position_embedding_type '%.60s' is not supported for new (supported: rope)", name, pet);
+    json_t *pq = json_object_get(root, "pack_qkv");
+    if (pq && !json_is_true(pq))
+        return se_error_set(err, SE_EUNSUPPORTED, "%s: pack_qkv = %s is not supported for new (supported: true)", name,
+                            json_is_false(pq) ? "false" : se_io_json_type_name(pq));
+    if ((st = refuse_true(root, name, "new", "logn_attention_scale", err))) return st;
+    const char *lnt = NULL;
+    if ((st = get_str(root, name, "layer_norm_type", &lnt, err))) return st;
+    if (lnt && strcmp(lnt, "layer_norm"))
+        return se_error_set(err, SE_EUNSUPPORTED,
+                            "%s: layer_norm_type '%.60s' is not supported for new (supported: layer_norm)", name, lnt);
+    cfg->rope_theta = 10000.0;
+    if ((st = get_num(root, name, "rope_theta", 0.0, 1e12, &cfg->rope_theta, err))) return st;
+    json_t *rs = json_object_get(root, "rope_scaling");
+    if (rs && !json_is_null(rs)) {
+        const char *type = NULL;
+        if (!json_is_object(rs)) return se_error_set(err, SE_EFORMAT, "%s: rope_scaling must be an object or null", name);
+        if ((st = get_str(rs, name, "type", &type, err))) return st;
+        if (!type || strcmp(type, "ntk"))
+            return se_error_set(err, SE_EUNSUPPORTED,
+                                "%s: rope_scaling.type '%.60s' is not supported for new (supported: ntk)", name,
+                                type ? type : "(missing)");
+        json_t *mb = json_object_get(rs, "mixed_b");
+        if (mb && !json_is_null(mb))
+            return se_error_set(err, SE_EUNSUPPORTED, "%s: rope_scaling.mixed_b is not supported (supported: null)",
+                                name);
+        if (!json_object_get(rs, "factor"))
+            return se_error_set(err, SE_EFORMAT, "%s: rope_scaling needs a factor", name);
+        if ((st = get_num(rs, name, "factor", 0.0, 1e6, &cfg->rope_factor, err))) return st;
+        cfg->rope_scaling = SE_ROPE_NTK_FIXED;
+    }
+    return SE_OK;
+}
+
 static se_status parse_root(json_t *root, const char *name, se_model_config *cfg, se_error *err)
 {
     se_status st;
@@ -196,21 +330,27 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
         {"bert", SE_ARCH_BERT},           {"roberta", SE_ARCH_ROBERTA},       {"xlm-roberta", SE_ARCH_ROBERTA},
         {"camembert", SE_ARCH_ROBERTA},   {"distilbert", SE_ARCH_DISTILBERT}, {"electra", SE_ARCH_ELECTRA},
         {"mpnet", SE_ARCH_MPNET},         {"vanilla_transformer", SE_ARCH_VANILLA}, {"modernbert", SE_ARCH_MODERNBERT},
+        {"nomic_bert", SE_ARCH_NOMIC_BERT}, {"new", SE_ARCH_GTE_NEW},
     };
     size_t ti = 0, nt = sizeof types / sizeof types[0];
     while (ti < nt && strcmp(mt, types[ti].model_type)) ti++;
     if (ti == nt)
         return se_error_set(err, SE_EUNSUPPORTED,
                             "%s: model_type '%.100s' is not supported (supported: bert, roberta, xlm-roberta, "
-                            "camembert, distilbert, electra, mpnet, modernbert, vanilla_transformer)",
+                            "camembert, distilbert, electra, mpnet, modernbert, nomic_bert, new, vanilla_transformer)",
                             name, mt);
     cfg->arch = types[ti].arch;
     snprintf(cfg->model_type, sizeof cfg->model_type, "%s", mt);
     int vanilla = cfg->arch == SE_ARCH_VANILLA, distil = cfg->arch == SE_ARCH_DISTILBERT,
-        mpnet = cfg->arch == SE_ARCH_MPNET, modern = cfg->arch == SE_ARCH_MODERNBERT;
-    const char *k_hidden = distil ? "dim" : "hidden_size", *k_layers = distil ? "n_layers" : "num_hidden_layers",
-               *k_heads = distil ? "n_heads" : "num_attention_heads", *k_ff = distil ? "hidden_dim" : "intermediate_size",
-               *k_act = distil ? "activation" : modern ? "hidden_activation" : "hidden_act";
+        mpnet = cfg->arch == SE_ARCH_MPNET, modern = cfg->arch == SE_ARCH_MODERNBERT,
+        nomic = cfg->arch == SE_ARCH_NOMIC_BERT, gte = cfg->arch == SE_ARCH_GTE_NEW;
+    /* NomicBertConfig is a GPT2Config: n_embd, n_layer, n_head; n_inner and
+     * activation_function are read by parse_nomic (nullable, gated names) */
+    const char *k_hidden = distil ? "dim" : nomic ? "n_embd" : "hidden_size",
+               *k_layers = distil ? "n_layers" : nomic ? "n_layer" : "num_hidden_layers",
+               *k_heads = distil ? "n_heads" : nomic ? "n_head" : "num_attention_heads",
+               *k_ff = distil ? "hidden_dim" : nomic ? NULL : "intermediate_size",
+               *k_act = distil ? "activation" : modern ? "hidden_activation" : nomic ? NULL : "hidden_act";
 
     /* BertConfig defaults (transformers/models/bert/configuration_bert.py). */
     cfg->d_model = 768;
@@ -240,6 +380,16 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
         cfg->global_every = 3;
         cfg->local_window = 128;
     }
+    if (nomic) { /* GPT2Config + NomicBertConfig defaults */
+        cfg->vocab_size = 50257;
+        cfg->max_pos = 1024;
+        cfg->ln_eps = 1e-5f;
+    }
+    if (gte) { /* NewConfig */
+        cfg->vocab_size = 30528;
+        cfg->max_pos = 2048;
+        cfg->type_vocab = 1;
+    }
     cfg->sin_layout = SE_SIN_INTERLEAVED;
     cfg->sin_base = 10000.0;
     cfg->scale_embedding = 1;
@@ -256,13 +406,14 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
     if ((st = get_int(root, name, k_hidden, 1, 65536, &cfg->d_model, NULL, err))) return st;
     if ((st = get_int(root, name, k_layers, 1, 1000, &cfg->n_layers, NULL, err))) return st;
     if ((st = get_int(root, name, k_heads, 1, 65536, &cfg->n_heads, NULL, err))) return st;
-    if ((st = get_int(root, name, k_ff, 1, 1 << 20, &cfg->d_ff, NULL, err))) return st;
+    if (k_ff && (st = get_int(root, name, k_ff, 1, 1 << 20, &cfg->d_ff, NULL, err))) return st;
     if (cfg->arch != SE_ARCH_ELECTRA) cfg->emb_size = cfg->d_model;
     else if ((st = get_int(root, name, "embedding_size", 1, 65536, &cfg->emb_size, NULL, err)))
         return st;
     if ((st = get_int(root, name, "vocab_size", 1, 100000000, &cfg->vocab_size, NULL, err))) return st;
     int have_max_pos = 0;
-    if ((st = get_int(root, name, "max_position_embeddings", 1, 1 << 20, &cfg->max_pos, &have_max_pos, err)))
+    if ((st = get_int(root, name, nomic ? "n_positions" : "max_position_embeddings", 1, 1 << 20, &cfg->max_pos,
+                      &have_max_pos, err)))
         return st;
     if (vanilla && !have_max_pos) cfg->max_pos = 0;
     if (mpnet) {
@@ -284,7 +435,8 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
                                 "%s: type_vocab_size = %d, but %s has no token type embeddings "
                                 "(use 0 or leave it out)",
                                 name, tv, mt);
-    } else if ((st = get_int(root, name, "type_vocab_size", 1, 65536, &cfg->type_vocab, NULL, err)))
+    } else if ((st = get_int(root, name, "type_vocab_size", nomic || gte ? 0 : 1, 65536, &cfg->type_vocab, NULL,
+                             err)))
         return st;
     json_t *pad = json_object_get(root, "pad_token_id");
     if (pad && !json_is_null(pad)) /* HF writes null for "no padding token" */
@@ -293,14 +445,15 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
         return se_error_set(err, SE_EFORMAT, "%s: pad_token_id = %d is not below vocab_size = %d", name,
                             cfg->pad_token_id, cfg->vocab_size);
     double eps = cfg->ln_eps; /* DistilBERT: fixed 1e-12 in its modeling code, no key */
-    if (!distil && (st = get_num(root, name, modern ? "norm_eps" : "layer_norm_eps", 0.0, 1.0, &eps, err)))
+    if (!distil && (st = get_num(root, name, modern ? "norm_eps" : nomic ? "layer_norm_epsilon" : "layer_norm_eps", 0.0,
+                                 1.0, &eps, err)))
         return st;
     cfg->ln_eps = (float)eps;
     if (!(cfg->ln_eps > 0.0f))
         return se_error_set(err, SE_EFORMAT, "%s: layer_norm_eps = %g underflows float", name, eps);
 
     const char *act = NULL;
-    if ((st = get_str(root, name, k_act, &act, err))) return st;
+    if (k_act && (st = get_str(root, name, k_act, &act, err))) return st;
     if (act) {
         if (!strcmp(act, "gelu")) cfg->act = SE_ACT_GELU_ERF;
         else if (!strcmp(act, "gelu_new") || !strcmp(act, "gelu_pytorch_tanh")) cfg->act = SE_ACT_GELU_TANH;
@@ -324,11 +477,19 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
                                 "false)",
                                 name, refused_true[i], json_is_true(v) ? "true" : se_io_json_type_name(v));
     }
+    if (cfg->n_heads > cfg->d_model || cfg->d_model % cfg->n_heads)
+        return se_error_set(err, SE_EFORMAT,
+                            "%s: hidden_size = %d is not divisible by num_attention_heads = %d", name, cfg->d_model,
+                            cfg->n_heads);
     if (modern) {
         if ((st = parse_modernbert(root, name, cfg, err))) return st;
     } else if (cfg->arch == SE_ARCH_BERT && pet && !strcmp(pet, "alibi")) {
         cfg->arch = SE_ARCH_JINABERT; /* no position table: ALiBi in the attention */
         if ((st = parse_jinabert(root, name, cfg, err))) return st;
+    } else if (nomic) {
+        if ((st = parse_nomic(root, name, cfg, err))) return st;
+    } else if (gte) {
+        if ((st = parse_gte(root, name, pet, cfg, err))) return st;
     } else if (!vanilla) {
         if (pet && strcmp(pet, "absolute"))
             return se_error_set(err, SE_EUNSUPPORTED,
@@ -375,10 +536,6 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
                                 cfg->d_model);
     }
 
-    if (cfg->n_heads > cfg->d_model || cfg->d_model % cfg->n_heads)
-        return se_error_set(err, SE_EFORMAT,
-                            "%s: hidden_size = %d is not divisible by num_attention_heads = %d", name, cfg->d_model,
-                            cfg->n_heads);
     return SE_OK;
 }
 

@@ -34,7 +34,8 @@ static se_status setup(se_job *J, se_error *err)
             return se_error_set(err, SE_EINVAL,
                                 "--max-tokens %lld exceeds the %lld tokens max_position_embeddings %d of %s allows",
                                 (long long)o->max_tokens, (long long)max_len, J->cfg.max_pos, o->model_dir);
-        J->win_len = o->max_tokens > 0 ? o->max_tokens : max_len;
+        /* the model's own default (NomicBERT: its trained length) */
+        J->win_len = o->max_tokens > 0 ? o->max_tokens : se_recipe_default_window(se_recipe_of(&J->cfg), &J->cfg);
     } else {
         J->win_len = o->max_tokens; /* 0: the whole document, however long */
     }

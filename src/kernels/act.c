@@ -29,7 +29,7 @@ void se_verf(float *y, const float *x, size_t n) { se_kern()->verf(y, x, n); }
 void se_bias_act(float *x, const float *bias, int rows, int cols, int ld, int act)
 {
     if (rows <= 0 || cols <= 0) return;
-    if (!bias && (act < SE_KACT_GELU_ERF || act > SE_KACT_RELU)) return;
+    if (!bias && (act < SE_KACT_GELU_ERF || act > SE_KACT_SILU)) return;
     const long work = (long)rows * cols;
     void (*row)(float *, const float *, int, int) = se_kern()->bias_act_row;
 #pragma omp parallel for schedule(static) if (work > (1L << 15) && !omp_in_parallel())
@@ -60,34 +60,46 @@ void se_gated_act(float *h, int rows, int nf, int ld, int act_half, int act)
     }
 }
 
-/* RoPE, rotate_half layout (transformers' apply_rotary_pos_emb):
- *   x'[i] = x[i]·cos - x[i+h]·sin,  x'[i+h] = x[i+h]·cos + x[i]·sin,  h = d_head/2,
- * the product in float on tables rounded once from double. */
-void se_rope_apply(float *x, int ld, const int64_t *seq_start, int n_seq, int n_heads, int d_head, const float *cs,
-                   const float *sn)
+/* RoPE (Su et al., RoFormer §3.4) on the first `rot` dims of each head, the
+ * rest passed through (NomicBERT's rotary_emb_fraction < 1), with h = rot/2:
+ *   halves (rotate_half, GPT-NeoX):  x'[i] = x[i]·cos - x[i+h]·sin,  x'[i+h] = x[i+h]·cos + x[i]·sin
+ *   interleaved (GPT-J):             x'[2i] = x[2i]·cos - x[2i+1]·sin, x'[2i+1] = x[2i+1]·cos + x[2i]·sin
+ * (flash-attn's apply_rotary_emb, which NomicBERT's modeling code copies), the
+ * product in float on tables rounded once from double. */
+void se_rope_apply_ex(float *x, int ld, const int64_t *seq_start, int n_seq, int n_heads, int d_head, int rot,
+                      int interleaved, const float *cs, const float *sn, int per_token)
 {
-    const int half = d_head / 2;
+    const int half = rot / 2, step = interleaved ? 2 : 1, off = interleaved ? 1 : half;
     const int64_t n_tok = seq_start[n_seq];
 #pragma omp parallel for schedule(static) if (n_tok * n_heads * d_head > (1L << 15) && !omp_in_parallel())
     for (int64_t t = 0; t < n_tok; t++) {
-        int lo = 0, hi = n_seq - 1; /* the sequence holding t: last s with seq_start[s] <= t */
-        while (lo < hi) {
-            const int mid = lo + (hi - lo + 1) / 2;
-            if (seq_start[mid] <= t)
-                lo = mid;
-            else
-                hi = mid - 1;
+        int64_t p = t;
+        if (!per_token) {
+            int lo = 0, hi = n_seq - 1; /* the sequence holding t: last s with seq_start[s] <= t */
+            while (lo < hi) {
+                const int mid = lo + (hi - lo + 1) / 2;
+                if (seq_start[mid] <= t)
+                    lo = mid;
+                else
+                    hi = mid - 1;
+            }
+            p = t - seq_start[lo];
         }
-        const int64_t p = t - seq_start[lo];
         const float *c = cs + (size_t)p * half, *s = sn + (size_t)p * half;
         for (int hd = 0; hd < n_heads; hd++) {
-            float *a = x + (size_t)t * ld + (size_t)hd * d_head, *b = a + half;
+            float *a = x + (size_t)t * ld + (size_t)hd * d_head, *b = a + off;
 #pragma omp simd
             for (int i = 0; i < half; i++) {
-                const float x1 = a[i], x2 = b[i];
-                a[i] = x1 * c[i] - x2 * s[i];
-                b[i] = x2 * c[i] + x1 * s[i];
+                const float x1 = a[i * step], x2 = b[i * step];
+                a[i * step] = x1 * c[i] - x2 * s[i];
+                b[i * step] = x2 * c[i] + x1 * s[i];
             }
         }
     }
+}
+
+void se_rope_apply(float *x, int ld, const int64_t *seq_start, int n_seq, int n_heads, int d_head, const float *cs,
+                   const float *sn)
+{
+    se_rope_apply_ex(x, ld, seq_start, n_seq, n_heads, d_head, d_head, 0, cs, sn, 0);
 }

@@ -181,10 +181,14 @@ static se_status pack_onednn(se_weight *w, se_error *err)
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
     st = dnnl_check(dnnl_primitive_attr_create(&attr), "attr_create", err);
-    if (!st && w->act >= SE_KACT_GELU_ERF && w->act <= SE_KACT_RELU) {
-        static const dnnl_alg_kind_t alg[] = {dnnl_eltwise_gelu_erf, dnnl_eltwise_gelu_tanh, dnnl_eltwise_relu};
+    if (!st && w->act >= SE_KACT_GELU_ERF && w->act <= SE_KACT_SILU) {
+        /* swish with alpha 1 is SiLU, x·sigmoid(x) */
+        static const dnnl_alg_kind_t alg[] = {dnnl_eltwise_gelu_erf, dnnl_eltwise_gelu_tanh, dnnl_eltwise_relu,
+                                              dnnl_eltwise_swish};
+        static const float alpha[] = {0.0f, 0.0f, 0.0f, 1.0f};
         st = dnnl_check(dnnl_post_ops_create(&po), "post_ops_create", err);
-        if (!st) st = dnnl_check(dnnl_post_ops_append_eltwise(po, 1.0f, alg[w->act], 0.0f, 0.0f), "eltwise", err);
+        if (!st)
+            st = dnnl_check(dnnl_post_ops_append_eltwise(po, 1.0f, alg[w->act], alpha[w->act], 0.0f), "eltwise", err);
         if (!st) st = dnnl_check(dnnl_primitive_attr_set_post_ops(attr, po), "set_post_ops", err);
     }
     if (!st) st = dnnl_check(dnnl_primitive_desc_create(&pd, &mm, attr, g_eng, NULL), "matmul primitive_desc", err);
@@ -281,7 +285,7 @@ int se_gemm_deterministic(void) { return g_det; }
 
 static void linear_openblas(float *Y, int ldy, const float *X, int ldx, const se_weight *w, const float *bias, int M)
 {
-    if (w->act >= SE_KACT_GELU_ERF && w->act <= SE_KACT_RELU) {
+    if (w->act >= SE_KACT_GELU_ERF && w->act <= SE_KACT_SILU) {
         /* product, then bias + activation in one pass (se_bias_act) */
         se_linear(Y, ldy, X, ldx, w->W, w->K, NULL, M, w->N, w->K, 0.0f);
         se_bias_act(Y, w->with_bias ? bias : NULL, M, w->N, ldy, w->act);

@@ -15,7 +15,7 @@
 #include "shardenc/kernels.h"
 
 /* se_act values (include/shardenc/io.h); kernels do not depend on io. */
-enum { SE_KACT_NONE = -1, SE_KACT_GELU_ERF = 0, SE_KACT_GELU_TANH = 1, SE_KACT_RELU = 2 };
+enum { SE_KACT_NONE = -1, SE_KACT_GELU_ERF = 0, SE_KACT_GELU_TANH = 1, SE_KACT_RELU = 2, SE_KACT_SILU = 3 };
 
 /* Per-thread attention scratch of one tile (see attention.c for the sizes). */
 typedef struct {

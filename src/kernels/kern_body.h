@@ -27,6 +27,10 @@ static inline float gelu_tanh(float x)
     return x / (1.0f + se_expf_fast(-2.0f * u));
 }
 
+/* SiLU(x) = x·sigmoid(x) = x/(1 + e^(-x)); for x → -∞ the exp overflows to
+ * +inf and the result is -0, as the true value underflows. */
+static inline float silu(float x) { return x / (1.0f + se_expf_fast(-x)); }
+
 static void k_vexp(float *y, const float *x, size_t n)
 {
 #pragma omp simd
@@ -72,6 +76,15 @@ static void k_bias_act_row(float *restrict x, const float *restrict b, int n, in
         } else {
 #pragma omp simd
             for (int j = 0; j < n; j++) x[j] = x[j] > 0.0f ? x[j] : 0.0f;
+        }
+        break;
+    case SE_KACT_SILU:
+        if (b) {
+#pragma omp simd
+            for (int j = 0; j < n; j++) x[j] = silu(x[j] + b[j]);
+        } else {
+#pragma omp simd
+            for (int j = 0; j < n; j++) x[j] = silu(x[j]);
         }
         break;
     default: /* bias only */

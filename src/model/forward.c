@@ -24,6 +24,7 @@
 
 #include "shardenc/kernels.h"
 #include "shardenc/model.h"
+#include "model/model_internal.h"
 
 /* Positions for which the vanilla model's sinusoidal table is cached; beyond
  * it the rows are computed on the fly (long single documents). */
@@ -40,7 +41,17 @@ struct se_workspace {
     float *pe;    /* [pe_rows, d] sinusoidal table (vanilla) */
     int64_t pe_rows;
     int *counts, *displs; /* per TP rank, in floats (sp) */
+    float *rope_tok; /* NTK_DYNAMIC: [max_tok, rope_dim/2] cos then the same of sin, per token of the batch */
 };
+
+/* Floats of the per-token RoPE tables (dynamic NTK only: the angles depend on
+ * each sequence's length). */
+static size_t rope_tok_floats(const se_model *m, int64_t max_tok)
+{
+    return m->cfg.rope_scaling == SE_ROPE_NTK_DYNAMIC && m->rope_cs
+               ? (size_t)max_tok * (size_t)se_recipe_rope_dim(&m->cfg)
+               : 0;
+}
 
 static size_t big_floats(const se_model *m, int64_t max_tok)
 {
@@ -62,6 +73,7 @@ size_t se_workspace_bytes(const se_model *m, int64_t max_tok, int sp)
     if (sp) f += d * (size_t)(max_tok / m->shard.tp_size + 1);
     f += se_attention_ws_floats(se_num_threads(), m->d_head);
     if (m->recipe->pos == SE_POS_SINUSOIDAL) f += d * (size_t)SE_PE_CACHE_ROWS;
+    f += rope_tok_floats(m, max_tok);
     return f * sizeof(float);
 }
 
@@ -117,6 +129,10 @@ se_status se_workspace_create(const se_model *m, int64_t max_tok, int64_t max_se
         ok = ws->pe != NULL;
         for (int64_t p = 0; ok && p < ws->pe_rows; p++) pe_row(ws->pe + (size_t)p * d, p, &m->cfg);
     }
+    if (ok && rope_tok_floats(m, max_tok)) {
+        ws->rope_tok = se_alloc(rope_tok_floats(m, max_tok), sizeof(float));
+        ok = ws->rope_tok != NULL;
+    }
     if (!ok) {
         se_workspace_free(ws);
         return se_error_set(err, SE_ENOMEM,
@@ -136,6 +152,7 @@ void se_workspace_free(se_workspace *ws)
     se_free(ws->yloc);
     se_free(ws->attn_ws);
     se_free(ws->pe);
+    se_free(ws->rope_tok);
     free(ws->counts);
     free(ws->displs);
     free(ws);
@@ -298,6 +315,21 @@ se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *i
 
     double t = se_time_now();
     embed(m, ws, ids, type_ids, seq_start, n_seq);
+    /* dynamic NTK: a batch with a sequence past max_trained_positions gets
+     * per-token tables, each sequence's angles from its own length */
+    const int rd = m->rope_cs ? se_recipe_rope_dim(c) : 0;
+    const float *tok_cs = NULL, *tok_sn = NULL;
+    for (int q = 0; ws->rope_tok && q < n_seq && !tok_cs; q++)
+        if (seq_start[q + 1] - seq_start[q] > c->rope_trained) tok_cs = ws->rope_tok;
+    if (tok_cs) {
+        float *cs = ws->rope_tok, *sn = cs + (size_t)n * (rd / 2);
+        tok_sn = sn;
+        for (int q = 0; q < n_seq; q++) {
+            int64_t a = seq_start[q], len = seq_start[q + 1] - a;
+            se_rope_fill(c, m->rope_theta[0], len, 0, len, cs + (size_t)a * (rd / 2), sn + (size_t)a * (rd / 2),
+                         (size_t)(rd / 2));
+        }
+    }
     st->t_embed = se_time_now() - t;
 
     for (int l = 0; l < c->n_layers; l++) {
@@ -319,10 +351,12 @@ se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *i
         double t1 = se_time_now();
         st->t_gemm += t1 - t0;
         if (m->rope_cs) { /* q, k of our heads rotated by their positions (table of this layer's theta) */
-            const size_t tab = (size_t)(theta == m->rope_theta[0] ? 0 : 1) * m->rope_rows * dh;
-            const float *cs = m->rope_cs + tab, *sn = cs + (size_t)m->rope_rows * (dh / 2);
-            se_rope_apply(qkv, 3 * dl, seq_start, n_seq, nh, dh, cs, sn);
-            se_rope_apply(qkv + dl, 3 * dl, seq_start, n_seq, nh, dh, cs, sn);
+            const size_t tab = (size_t)(theta == m->rope_theta[0] ? 0 : 1) * m->rope_rows * rd;
+            const float *cs = tok_cs ? tok_cs : m->rope_cs + tab,
+                        *sn = tok_cs ? tok_sn : cs + (size_t)m->rope_rows * (rd / 2);
+            for (int j = 0; j < 2; j++)
+                se_rope_apply_ex(qkv + (size_t)j * dl, 3 * dl, seq_start, n_seq, nh, dh, rd, c->rope_interleaved, cs,
+                                 sn, tok_cs != NULL);
         }
         /* a_h = softmax(q_h·k_hᵀ/√d_head)·v_h per sequence and local head */
         /* (+ bias[h, j - i]: MPNet's relative position buckets, inside the tile loop; keys within the window;

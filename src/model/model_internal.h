@@ -5,7 +5,7 @@
 #include "shardenc/model.h"
 
 extern const se_recipe se_recipe_bert, se_recipe_roberta, se_recipe_distilbert, se_recipe_electra, se_recipe_mpnet,
-    se_recipe_modernbert, se_recipe_vanilla;
+    se_recipe_modernbert, se_recipe_vanilla, se_recipe_nomic_bert, se_recipe_gte_new;
 extern const se_recipe se_recipe_jinabert;
 
 /* BERT's layer names (BertLayer in modeling_bert.py), shared by the families
@@ -33,5 +33,10 @@ extern const se_recipe se_recipe_jinabert;
             "encoder.layer.%d.output.dense.weight", "encoder.layer.%d.output.dense.bias",                              \
             "encoder.layer.%d.output.LayerNorm.weight", "encoder.layer.%d.output.LayerNorm.bias",                      \
     }
+
+/* RoPE cos/sin of positions p0 .. p0+rows-1 for a sequence of seq_len tokens
+ * (weights.c): [rows, dim/2] each, row stride ld floats. */
+void se_rope_fill(const se_model_config *c, double theta, int64_t seq_len, int64_t p0, int64_t rows, float *cs,
+                  float *sn, size_t ld);
 
 #endif

@@ -14,6 +14,8 @@ const se_recipe *se_recipe_of(const se_model_config *cfg)
     case SE_ARCH_ELECTRA: return &se_recipe_electra;
     case SE_ARCH_MPNET: return &se_recipe_mpnet;
     case SE_ARCH_MODERNBERT: return &se_recipe_modernbert;
+    case SE_ARCH_NOMIC_BERT: return &se_recipe_nomic_bert;
+    case SE_ARCH_GTE_NEW: return &se_recipe_gte_new;
     case SE_ARCH_JINABERT: return &se_recipe_jinabert;
     case SE_ARCH_VANILLA:
     case SE_ARCH_COUNT: break;
@@ -103,6 +105,38 @@ int64_t se_recipe_max_len(const se_recipe *r, const se_model_config *cfg)
     return n > 0 ? n : 0;
 }
 
+int se_recipe_rope_dim(const se_model_config *cfg)
+{
+    return cfg->rope_dim > 0 ? cfg->rope_dim : cfg->d_model / cfg->n_heads;
+}
+
+/* inv_freq_i = theta^(-2i/dim), scaled:
+ *  NTK_FIXED, GTE's NTKScalingRotaryEmbedding._set_cos_sin_cache (Alibaba-NLP/new-impl
+ *    modeling.py; its tables are built at init for max_position_embeddings·factor
+ *    positions, so the scaling applies whenever factor > 1):
+ *      inv_freq = (theta·f)^(-2i/dim) / f^(2/dim)
+ *  NTK_DYNAMIC, NomicBertDynamicNTKRotaryEmbedding._update_cos_sin_cache
+ *    (modeling_hf_nomic_bert.py) for a sequence of n > max_trained_positions T:
+ *      base = theta·(f·n/T - (f-1))^(dim/(dim-2)), inv_freq = base^(-2i/dim)
+ *    (the original keys this on the padded batch length and caches the table;
+ *    here every sequence is its own batch of one with a fresh cache: README). */
+double se_recipe_rope_inv_freq(const se_model_config *cfg, double theta, int i, int64_t seq_len)
+{
+    const double dim = se_recipe_rope_dim(cfg), f = cfg->rope_factor, e = -(2.0 * i) / dim;
+    if (cfg->rope_scaling == SE_ROPE_NTK_FIXED && f > 1.0) return pow(theta * f, e) / pow(f, 2.0 / dim);
+    if (cfg->rope_scaling == SE_ROPE_NTK_DYNAMIC && seq_len > cfg->rope_trained) {
+        double base = theta * pow(f * (double)seq_len / cfg->rope_trained - (f - 1.0), dim / (dim - 2.0));
+        return pow(base, e);
+    }
+    return pow(theta, e);
+}
+
+int64_t se_recipe_default_window(const se_recipe *r, const se_model_config *cfg)
+{
+    int64_t lim = se_recipe_max_len(r, cfg);
+    return cfg->default_window > 0 && (lim <= 0 || cfg->default_window < lim) ? cfg->default_window : lim;
+}
+
 void se_recipe_describe(const se_recipe *r, const se_model_config *cfg, char *buf, size_t cap)
 {
     char emb[160];
@@ -110,10 +144,25 @@ void se_recipe_describe(const se_recipe *r, const se_model_config *cfg, char *bu
     snprintf(emb, sizeof emb, "token%s%s%s%s", r->pos_emb ? " + position" : "",
              r->type_emb && cfg->type_vocab > 0 ? " + type" : "", r->emb_ln_g ? ", LayerNorm" : "",
              r->emb_proj_w && e != cfg->d_model ? ", projected" : "");
-    char rope[160] = "";
+    char rope[320] = "";
     if (r->pos == SE_POS_ROPE)
         snprintf(rope, sizeof rope, " (theta %g global%s", cfg->rope_theta,
                  cfg->global_every > 1 ? "" : ", every layer global)");
+    if (r->pos == SE_POS_ROPE && (cfg->rope_dim || cfg->rope_interleaved || cfg->rope_scaling)) {
+        size_t k = strlen(rope);
+        snprintf(rope + k - 1, sizeof rope - k + 1, ", %d of %d dims per head, %s%s)", se_recipe_rope_dim(cfg),
+                 cfg->d_model / cfg->n_heads, cfg->rope_interleaved ? "interleaved pairs" : "rotate_half",
+                 cfg->rope_scaling == SE_ROPE_NTK_FIXED     ? ", fixed NTK scaling"
+                 : cfg->rope_scaling == SE_ROPE_NTK_DYNAMIC ? ", dynamic NTK scaling"
+                                                            : "");
+        k = strlen(rope);
+        if (cfg->rope_scaling)
+            snprintf(rope + k - 1, sizeof rope - k + 1, " factor %g%s)", cfg->rope_factor,
+                     cfg->rope_scaling == SE_ROPE_NTK_DYNAMIC ? " beyond max_trained_positions" : "");
+        k = strlen(rope);
+        if (cfg->rope_scaling == SE_ROPE_NTK_DYNAMIC)
+            snprintf(rope + k - 1, sizeof rope - k + 1, " %d)", cfg->rope_trained);
+    }
     if (r->pos == SE_POS_ROPE && cfg->global_every > 1)
         snprintf(rope + strlen(rope), sizeof rope - strlen(rope),
                  ", %g local; layer l global iff l %% %d == 0, the others a %d-token window)", cfg->rope_theta_local,

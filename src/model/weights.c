@@ -9,6 +9,7 @@
 
 #include "shardenc/kernels.h"
 #include "shardenc/model.h"
+#include "model/model_internal.h"
 
 #define PAD16(n) (((n) + 15) & ~(size_t)15) /* 64-byte alignment of each tensor in the arena */
 
@@ -78,7 +79,7 @@ static void layout(se_model *m, arena *a)
     /* RoPE: one cos/sin table per distinct theta (global, local) */
     int n_rope = R->pos == SE_POS_ROPE ? 1 + (c->global_every > 1 && c->rope_theta_local != c->rope_theta) : 0;
     m->rope_rows = n_rope ? (int)se_recipe_max_len(R, c) : 0;
-    m->rope_cs = n_rope ? take(a, (size_t)n_rope * (size_t)m->rope_rows * (size_t)m->d_head) : NULL;
+    m->rope_cs = n_rope ? take(a, (size_t)n_rope * (size_t)m->rope_rows * (size_t)se_recipe_rope_dim(c)) : NULL;
     const se_layer_names *N = &R->layer;
     size_t w1_rows = R->ffn == SE_FFN_GATED ? 2 * nf : nf;
     size_t rep = a->used - rep0, lay = 0;
@@ -86,18 +87,18 @@ static void layout(se_model *m, arena *a)
         se_layer *L = &m->layers[l];
         size_t u0 = a->used;
         L->wqkv = take(a, 3 * dl * d);
-        L->bqkv = N->qkv_b[0] ? take(a, 3 * dl) : NULL;
+        L->bqkv = N->qkv_b[0] && !(c->no_bias & SE_NOBIAS_QKV) ? take(a, 3 * dl) : NULL;
         L->wo = take(a, d * dl);
         L->w1 = take(a, w1_rows * d);
-        L->b1 = N->b1 ? take(a, w1_rows) : NULL;
+        L->b1 = (N->b1 || N->b1_halves[0]) && !(c->no_bias & SE_NOBIAS_FC1) ? take(a, w1_rows) : NULL;
         L->w2 = take(a, d * nf);
         lay += a->used - u0;
         u0 = a->used;
-        L->bo = N->bo ? take(a, d) : NULL;
+        L->bo = N->bo && !(c->no_bias & SE_NOBIAS_O) ? take(a, d) : NULL;
         int ln1 = !(R->no_attn_norm_layer0 && l == 0);
         L->ln1_g = ln1 ? take(a, d) : NULL;
         L->ln1_b = ln1 ? (N->ln1_b ? take(a, d) : m->zeros) : NULL;
-        L->b2 = N->b2 ? take(a, d) : NULL;
+        L->b2 = N->b2 && !(c->no_bias & SE_NOBIAS_FC2) ? take(a, d) : NULL;
         L->ln2_g = take(a, d);
         L->ln2_b = N->ln2_b ? take(a, d) : m->zeros;
         rep += a->used - u0;
@@ -107,25 +108,35 @@ static void layout(se_model *m, arena *a)
 }
 
 /* RoPE tables (Su et al., RoFormer §3.4; ModernBertRotaryEmbedding): for
- * position p and pair i < d_head/2, angle = p · theta^(-2i/d_head), cos and sin
- * of it. Computed in double and rounded once: Hugging Face builds inv_freq and
- * p·inv_freq in float32, whose angle error grows with p (README, "RoPE"). */
+ * position p and pair i < dim/2 (dim = the rotated dims of a head), angle =
+ * p·inv_freq_i (se_recipe_rope_inv_freq: theta^(-2i/dim), NTK-scaled as the
+ * config says), cos and sin of it. Computed in double and rounded once: Hugging
+ * Face builds inv_freq and p·inv_freq in float32, whose angle error grows with
+ * p (README, "RoPE"). NTK_DYNAMIC: these are the tables of sequences up to
+ * max_trained_positions; longer ones get theirs per forward (forward.c). */
+void se_rope_fill(const se_model_config *c, double theta, int64_t seq_len, int64_t p0, int64_t rows, float *cs,
+                  float *sn, size_t ld)
+{
+    int half = se_recipe_rope_dim(c) / 2;
+    for (int i = 0; i < half; i++) {
+        double inv = se_recipe_rope_inv_freq(c, theta, i, seq_len);
+        for (int64_t p = 0; p < rows; p++) {
+            double ang = (double)(p0 + p) * inv;
+            cs[(size_t)p * ld + i] = (float)cos(ang);
+            sn[(size_t)p * ld + i] = (float)sin(ang);
+        }
+    }
+}
+
 static void build_rope(se_model *m)
 {
-    int half = m->d_head / 2, rows = m->rope_rows;
+    int half = se_recipe_rope_dim(&m->cfg) / 2, rows = m->rope_rows;
     int n = m->cfg.global_every > 1 && m->cfg.rope_theta_local != m->cfg.rope_theta ? 2 : 1;
     m->rope_theta[0] = m->cfg.rope_theta;
     m->rope_theta[1] = n == 2 ? m->cfg.rope_theta_local : m->cfg.rope_theta;
     for (int t = 0; t < n; t++) {
-        float *cs = m->rope_cs + (size_t)t * rows * m->d_head, *sn = cs + (size_t)rows * half;
-        for (int i = 0; i < half; i++) {
-            double inv = pow(m->rope_theta[t], -(2.0 * i) / m->d_head);
-            for (int p = 0; p < rows; p++) {
-                double ang = (double)p * inv;
-                cs[(size_t)p * half + i] = (float)cos(ang);
-                sn[(size_t)p * half + i] = (float)sin(ang);
-            }
-        }
+        float *cs = m->rope_cs + (size_t)t * rows * 2 * half, *sn = cs + (size_t)rows * half;
+        se_rope_fill(&m->cfg, m->rope_theta[t], 0, 0, rows, cs, sn, (size_t)half);
     }
 }
 
@@ -312,12 +323,13 @@ static se_status load_layer(const loader *ldp, const se_model *m, int l, se_erro
      * W1 is [2·ff, d] and each rank takes the same units [f0, f0+nf) from both
      * halves (rows f0.. and ff+f0..), so act(a)⊙b is local and W2's columns
      * [f0, f0+nf) finish the product with the one reduction a dense FFN has. */
-    int halves = m->recipe->ffn == SE_FFN_GATED ? 2 : 1;
+    int halves = m->recipe->ffn == SE_FFN_GATED ? 2 : 1, apart = N->w1_halves[0] != NULL;
     for (int hf = 0; hf < halves; hf++) {
-        if ((st = load(&ld, NAME(N->w1), 2, halves * ff, d, hf * ff + f0, nf, 0, d, L->w1 + (size_t)hf * nf * d, err)))
-            return st;
-        if (L->b1 && (st = load(&ld, NAME(N->b1), 1, halves * ff, 0, hf * ff + f0, nf, 0, 1, L->b1 + hf * nf, err)))
-            return st;
+        /* one [halves·ff, d] tensor, or (NomicBERT's fc11, fc12) one [ff, d] per half */
+        const char *wn = apart ? N->w1_halves[hf] : N->w1, *bn = apart ? N->b1_halves[hf] : N->b1;
+        int64_t all = apart ? ff : halves * ff, r0 = (apart ? 0 : hf * ff) + f0;
+        if ((st = load(&ld, NAME(wn), 2, all, d, r0, nf, 0, d, L->w1 + (size_t)hf * nf * d, err))) return st;
+        if (L->b1 && (st = load(&ld, NAME(bn), 1, all, 0, r0, nf, 0, 1, L->b1 + hf * nf, err))) return st;
     }
     if ((st = load(&ld, NAME(N->w2), 2, d, ff, 0, d, f0, nf, L->w2, err))) return st;
     if (L->b2 && (st = LOAD_VEC(NAME(N->b2), d, L->b2))) return st;
@@ -389,7 +401,8 @@ static int known_name(const se_recipe *R, const char *name, int *l)
     const char *const fm[] = {N->qkv_w[0], N->qkv_w[1], N->qkv_w[2], N->qkv_b[0], N->qkv_b[1], N->qkv_b[2],
                               N->wo,       N->bo,       N->ln1_g,    N->ln1_b,    N->w1,       N->b1,
                               N->w2,       N->b2,       N->ln2_g,    N->ln2_b,    R->rel_bias, R->tok_emb,
-                              R->pos_emb,  R->type_emb, R->emb_ln_g, R->emb_ln_b, R->emb_proj_w, R->emb_proj_b};
+                              R->pos_emb,  R->type_emb, R->emb_ln_g, R->emb_ln_b, R->emb_proj_w, R->emb_proj_b,
+                              N->w1_halves[0], N->w1_halves[1], N->b1_halves[0], N->b1_halves[1]};
     char alt[512];
     size_t n = strlen(name);
     /* LayerNorm gamma/beta, as find_tensor accepts them */
@@ -553,7 +566,7 @@ se_status se_model_init_random(const se_model_config *cfg, uint64_t seed, int tp
     fill(L->field, seed, n, cols, r0, nr, c0, nc, mean, std)
         const se_layer_names *N = &R->layer;
         FILL(wo, "wo", d, 0, d, q0, dl, 0, w);
-        if (N->bo) { FILL(bo, "bo", 1, 0, d, 0, 1, 0, w); }
+        if (L->bo) { FILL(bo, "bo", 1, 0, d, 0, 1, 0, w); }
         if (L->ln1_g) { FILL(ln1_g, "ln1g", 1, 0, d, 0, 1, 1, 0.05f); }
         if (L->ln1_g && N->ln1_b) { FILL(ln1_b, "ln1b", 1, 0, d, 0, 1, 0, 0.05f); }
         /* gated: a virtual [2·ff, d] W1, each half's rows f0.. */
@@ -564,7 +577,7 @@ se_status se_model_init_random(const se_model_config *cfg, uint64_t seed, int tp
             if (L->b1) fill(L->b1 + hf * nf, seed, n, 1, hf * ff + f0, nf, 0, 1, 0, w);
         }
         FILL(w2, "w2", ff, 0, d, f0, nf, 0, w);
-        if (N->b2) { FILL(b2, "b2", 1, 0, d, 0, 1, 0, w); }
+        if (L->b2) { FILL(b2, "b2", 1, 0, d, 0, 1, 0, w); }
         FILL(ln2_g, "ln2g", 1, 0, d, 0, 1, 1, 0.05f);
         if (N->ln2_b) { FILL(ln2_b, "ln2b", 1, 0, d, 0, 1, 0, 0.05f); }
 #undef FILL

@@ -141,6 +141,60 @@ static void test_jinabert(void **state)
                "position_embedding_type 'rotary' is not supported for bert (supported: absolute, alibi)");
 }
 
+/* NomicBertConfig (GPT2Config keys) and NewConfig, as their modeling code reads them. */
+static void test_rope_families(void **state)
+{
+    (void)state;
+    se_model_config c;
+    se_error err;
+    assert_int_equal(parse("{\"model_type\": \"nomic_bert\", \"n_embd\": 768, \"n_head\": 12, \"n_layer\": 12, "
+                           "\"n_inner\": 3000, \"n_positions\": 8192, \"vocab_size\": 30522, "
+                           "\"pad_vocab_size_multiple\": 64, \"activation_function\": \"swiglu\", "
+                           "\"rotary_emb_fraction\": 0.5, \"rotary_emb_base\": 1000, \"rotary_emb_interleaved\": true, "
+                           "\"qkv_proj_bias\": false, \"mlp_fc2_bias\": false, \"layer_norm_epsilon\": 1e-12}",
+                           &c, &err),
+                     SE_OK);
+    assert_int_equal(c.arch, SE_ARCH_NOMIC_BERT);
+    assert_int_equal(c.d_ff, 3072);         /* n_inner rounded up to a multiple of 256 */
+    assert_int_equal(c.vocab_size, 30528);  /* padded to pad_vocab_size_multiple */
+    assert_int_equal(c.act, SE_ACT_SILU);
+    assert_int_equal(c.rope_dim, 32);
+    assert_int_equal(c.rope_interleaved, 1);
+    assert_true(c.rope_theta == 1000.0);
+    assert_int_equal(c.rope_scaling, SE_ROPE_PLAIN);
+    assert_int_equal(c.no_bias, SE_NOBIAS_QKV | SE_NOBIAS_O | SE_NOBIAS_FC2);
+    assert_int_equal(c.type_vocab, 2);
+    assert_int_equal(c.default_window, 2048); /* max_trained_positions: no NTK */
+    assert_int_equal(parse("{\"model_type\": \"nomic_bert\", \"n_embd\": 768, \"n_head\": 12, \"n_inner\": null, "
+                           "\"n_positions\": 8192, \"activation_function\": \"geglu\", \"rotary_emb_fraction\": 1.0, "
+                           "\"rotary_scaling_factor\": 2}",
+                           &c, &err),
+                     SE_OK);
+    assert_int_equal(c.d_ff, 2048); /* int(8·768/3) = 2048 */
+    assert_int_equal(c.act, SE_ACT_GELU_ERF);
+    assert_int_equal(c.rope_scaling, SE_ROPE_NTK_DYNAMIC);
+    assert_true(c.rope_factor == 2.0);
+    assert_int_equal(c.default_window, 8192);
+    assert_int_equal(parse("{\"model_type\": \"new\", \"rope_theta\": 500000, \"type_vocab_size\": 0, "
+                           "\"max_position_embeddings\": 8192, \"rope_scaling\": {\"type\": \"ntk\", \"factor\": 2.0}}",
+                           &c, &err),
+                     SE_OK);
+    assert_int_equal(c.arch, SE_ARCH_GTE_NEW);
+    assert_int_equal(c.rope_scaling, SE_ROPE_NTK_FIXED);
+    assert_true(c.rope_theta == 500000.0 && c.rope_factor == 2.0);
+    assert_int_equal(c.type_vocab, 0);
+    expect_bad("{\"model_type\": \"new\", \"rope_scaling\": {\"type\": \"dynamic\", \"factor\": 2}}", SE_EUNSUPPORTED,
+               "rope_scaling.type 'dynamic' is not supported for new (supported: ntk)");
+    expect_bad("{\"model_type\": \"new\", \"pack_qkv\": false}", SE_EUNSUPPORTED, "pack_qkv = false is not supported");
+    expect_bad("{\"model_type\": \"new\", \"position_embedding_type\": \"absolute\"}", SE_EUNSUPPORTED,
+               "position_embedding_type 'absolute' is not supported for new (supported: rope)");
+    expect_bad("{\"model_type\": \"nomic_bert\", \"activation_function\": \"swiglu\", \"rotary_emb_fraction\": 1, "
+               "\"rotary_emb_scale_base\": 512}",
+               SE_EUNSUPPORTED, "rotary_emb_scale_base is not supported");
+    expect_bad("{\"model_type\": \"nomic_bert\", \"activation_function\": \"swiglu\"}", SE_EUNSUPPORTED,
+               "rotary_emb_fraction = 0 gives 0 rotary dims");
+}
+
 static void test_vanilla(void **state)
 {
     (void)state;
@@ -204,7 +258,7 @@ static void test_refusals(void **state)
     (void)state;
     expect_bad("{\"model_type\": \"deberta-v2\"}", SE_EUNSUPPORTED,
                "model_type 'deberta-v2' is not supported (supported: bert, roberta, xlm-roberta, camembert, "
-               "distilbert, electra, mpnet, modernbert, vanilla_transformer)");
+               "distilbert, electra, mpnet, modernbert, nomic_bert, new, vanilla_transformer)");
     expect_bad("{\"model_type\": \"roberta\", \"position_embedding_type\": \"relative_key_query\"}",
                SE_EUNSUPPORTED, "position_embedding_type 'relative_key_query' is not supported for roberta "
                "(supported: absolute)");
@@ -312,7 +366,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bert_defaults), cmocka_unit_test(test_vanilla), cmocka_unit_test(test_modernbert), cmocka_unit_test(test_jinabert), cmocka_unit_test(test_refusals), cmocka_unit_test(test_families),
-        cmocka_unit_test(test_types_and_bounds), cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_types_and_bounds), cmocka_unit_test(test_save_load), cmocka_unit_test(test_rope_families),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

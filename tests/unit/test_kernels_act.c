@@ -12,7 +12,7 @@
 
 #include "shardenc/kernels.h"
 
-enum { GELU_ERF = 0, GELU_TANH = 1, RELU = 2 };
+enum { GELU_ERF = 0, GELU_TANH = 1, RELU = 2, SILU = 3 };
 
 static double gelu_erf_d(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
 static double gelu_tanh_d(double x) { return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))); }
@@ -79,7 +79,7 @@ static void test_bias_act(void **state)
     x0[ld + 2] = -1e30f;
     x0[ld + 3] = 1e4f;
     x0[ld + 4] = -1e4f;
-    for (int act = -1; act <= 2; act++)
+    for (int act = -1; act <= 3; act++)
         for (int with_b = 0; with_b < 2; with_b++) {
             memcpy(x, x0, sizeof(float) * rows * ld);
             se_bias_act(x, with_b ? b : NULL, rows, cols, ld, act);
@@ -90,6 +90,7 @@ static void test_bias_act(void **state)
                     const double z = zf;
                     double r = act == GELU_ERF ? gelu_erf_d(z) : act == GELU_TANH ? gelu_tanh_d(z)
                              : act == RELU     ? (z > 0 ? z : 0)
+                             : act == SILU     ? z / (1.0 + exp(-z)) /* x·sigmoid(x) */
                                                : z;
                     const float got = x[i * ld + j];
                     if (act == RELU || act == -1) assert_true(got == (float)r); /* exact ops */
