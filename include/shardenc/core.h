@@ -92,6 +92,31 @@ se_status se_file_tmp_name(char *buf, size_t cap, const char *path, se_error *er
  * checked, f closed in every case. A prior error st is returned unchanged. */
 se_status se_stream_close(FILE *f, const char *path, se_status st, se_error *err);
 
+/* bfloat16 (the top half of an IEEE f32), shared by io (BF16 safetensors)
+ * and the kernels (--precision bf16). Inline so conversion loops vectorise.
+ * Widening is exact. Narrowing rounds to nearest even: add 0x7fff plus the
+ * lowest kept bit, then truncate (a finite overflow carries into the
+ * exponent and yields inf, as it should); a NaN keeps sign and its top 7
+ * payload bits, with the quiet bit set if those are all zero so it cannot
+ * turn into inf. */
+static inline float se_bf16_to_f32(uint16_t h)
+{
+    union { uint32_t u; float f; } v = {.u = (uint32_t)h << 16};
+    return v.f;
+}
+
+static inline uint16_t se_f32_to_bf16(float x)
+{
+    union { float f; uint32_t u; } v = {.f = x};
+    uint32_t f = v.u;
+    if ((f & 0x7fffffffu) > 0x7f800000u) {
+        uint16_t h = (uint16_t)(f >> 16);
+        return (h & 0x7fu) ? h : (uint16_t)(h | 0x0040u);
+    }
+    f += 0x7fffu + ((f >> 16) & 1u);
+    return (uint16_t)(f >> 16);
+}
+
 /* UTF-8, the one decoder of the project (io's JSONL repair and the
  * tokenizer use it). se_utf8_decode: the code point of the sequence at
  * p[0..n), n >= 1, p[0] >= 0x80, and its length in *adv; an ill-formed

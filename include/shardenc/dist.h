@@ -117,8 +117,8 @@ se_status se_dist_hostinfo(MPI_Comm comm, se_hostinfo *hi, se_error *err);
  * collective, every rank of comm must call them; agree afterwards. */
 se_status se_dist_bcast(void *buf, int64_t bytes, int root, MPI_Comm comm, se_error *err);
 se_status se_dist_allreduce_i64(const int64_t *in, int64_t *out, int n, MPI_Op op, MPI_Comm comm, se_error *err);
-/* Exclusive prefix sum; rank 0 gets 0. */
-se_status se_dist_exscan_i64(int64_t in, int64_t *out, MPI_Comm comm, se_error *err);
+/* Exclusive prefix sums of n int64 element-wise over the ranks; rank 0 gets zeros. */
+se_status se_dist_exscan_i64(const int64_t *in, int64_t *out, int n, MPI_Comm comm, se_error *err);
 /* Concatenates every rank's n bytes in rank order into *recv (malloc'ed,
  * *total bytes; every rank for allgatherv, root only for gatherv). */
 se_status se_dist_allgatherv_bytes(const void *send, int64_t n, void **recv, int64_t *total, MPI_Comm comm,

@@ -86,8 +86,7 @@ se_status se_st_write(const char *path, const se_st_entry *entries, size_t n, co
 
 uint16_t se_f32_to_f16(float x);
 float se_f16_to_f32(uint16_t h);
-uint16_t se_f32_to_bf16(float x);
-float se_bf16_to_f32(uint16_t h);
+/* se_f32_to_bf16 / se_bf16_to_f32: core.h */
 
 /* ------------------------------------------------------------------ config.json */
 /* The family a config.json names (model_type); src/model maps each to its

@@ -52,7 +52,35 @@ const char *se_gemm_info(void); /* library and version, for logs and meta.json *
 void se_gemm_set_deterministic(int on);
 int se_gemm_deterministic(void);
 
-/* A weight W[N,K] (nn.Linear layout, caller-owned, must outlive the handle),
+/* Precision of the products with weights (--precision), chosen like the
+ * backend before any weight is packed (until set, SHARDENC_PRECISION, else
+ * fp32). fp32: exact, the default. bf16: every packed weight is held in
+ * bfloat16 only (half the memory; the caller's fp32 W is not kept) and the
+ * products accumulate in fp32. Where oneDNN has a bf16 matmul for the CPU
+ * (AVX-512 / AVX512-BF16 / AMX) the activations are rounded to bf16 as its
+ * input ("bf16-native"); elsewhere each product widens its bf16 weight into
+ * an fp32 scratch and runs the fp32 GEMM ("bf16-weights": activations stay
+ * fp32). LayerNorm, softmax, residuals and attention stay fp32 in both. */
+typedef enum { SE_PREC_FP32 = 0, SE_PREC_BF16 = 1 } se_precision;
+const char *se_precision_name(se_precision p);
+/* name: "fp32" (or NULL/empty) or "bf16"; anything else SE_EINVAL. */
+se_status se_gemm_set_precision(const char *name, se_error *err);
+se_precision se_gemm_precision(void);
+/* "fp32", "bf16-native" or "bf16-weights" (see above); for bf16 known once a
+ * weight is packed (before that "bf16"). */
+const char *se_gemm_precision_path(void);
+/* Sizes the scratch the bf16-native path rounds activations into for
+ * products of up to max_rows rows (called by se_workspace_create, so the
+ * per-layer path never allocates); a no-op elsewhere. */
+se_status se_gemm_reserve(int64_t max_rows, se_error *err);
+/* On the bf16-weights path, also round the activations to bf16 before each
+ * product, as bf16-native does (tests: that path's fidelity on any CPU). */
+void se_gemm_set_bf16_round_inputs(int on);
+/* Bytes of the backend's process-wide scratch (bf16 widening and rounding). */
+size_t se_gemm_scratch_bytes(void);
+
+/* A weight W[N,K] (nn.Linear layout, caller-owned, must outlive the handle
+ * in fp32; in bf16 the handle keeps its own copy and W may be freed),
  * prepacked once for the current backend with its epilogue: the product
  * computes Y = act(X·Wᵀ + bias) (with_bias: a bias is passed to every call;
  * act: an se_act value or -1). The backend may keep a copy in its own layout

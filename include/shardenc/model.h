@@ -148,6 +148,8 @@ typedef struct {
     int att_center;      /* longest sequence - 1 */
     se_layer *layers;
     float *arena;        /* every weight above lives in this one allocation */
+    float *stage;        /* precision bf16 while loading: one layer's fp32 matrices (then NULL, as are
+                          * the layers' wqkv/wo/w1/w2: the handles p_* hold the only, bf16, copy) */
     size_t arena_floats;
     size_t layer_bytes;  /* bytes of the sharded layer weights on this rank */
     size_t replicated_bytes; /* embeddings, LayerNorms, row-parallel biases */

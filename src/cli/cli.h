@@ -25,7 +25,7 @@ const volatile sig_atomic_t *se_cli_signals_install(void);
  * backend (--gemm auto|openblas|onednn, --deterministic) and the BLAS threading check
  * (openblas_get_parallel() == 2, the OpenMP build: a pthread build would
  * fight our OpenMP threads; warned on rank 0, not fatal). */
-se_status se_cli_compute_setup(const char *gemm, int deterministic, int rank, se_error *err);
+se_status se_cli_compute_setup(const char *gemm, const char *precision, int deterministic, int rank, se_error *err);
 
 /* Maps a status to an exit code. */
 int se_cli_exit_code(se_status st);

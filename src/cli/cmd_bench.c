@@ -22,6 +22,7 @@ static const se_opt_spec specs[] = {
     {"seed", 1, "weight seed (default 1)"},
     {"gemm", 1, "GEMM backend: auto (default), openblas, onednn"},
     {"deterministic", 0, "same bits whatever the threads per rank (OpenBLAS in fixed row blocks)"},
+    {"precision", 1, "fp32 (default, exact) or bf16 (bf16 weights, fp32 accumulation; README \"Precision\")"},
     {"json", 0, "print one JSON object (rank 0) instead of text"},
     {"quiet", 0, "no banner"},
 };
@@ -143,7 +144,8 @@ int se_cmd_bench(int argc, char **argv)
         cfg.max_pos = (int)seq;
     }
     if (!st) st = se_cli_compute_setup(se_opt_str(&o, specs, NS, "gemm", "auto"),
-                                              se_opt_flag(&o, specs, NS, "deterministic"), rank, &err);
+                                       se_opt_str(&o, specs, NS, "precision", "fp32"),
+                                       se_opt_flag(&o, specs, NS, "deterministic"), rank, &err);
     int sp = se_opt_flag(&o, specs, NS, "sp"), json = se_opt_flag(&o, specs, NS, "json");
     int quiet = se_opt_flag(&o, specs, NS, "quiet") || json;
     /* Options are the same on every rank, so their errors are too: no agreement needed. */
@@ -218,7 +220,7 @@ int se_cmd_bench(int argc, char **argv)
     } else {
         /* Gather every rank's figures to rank 0. */
         double mine[NF] = {fig.seconds, fig.gemm, fig.attn, fig.other, fig.coll, fig.calls, fig.bytes, sg_rate,
-                           rss_fwd, (double)(m->layer_bytes + m->replicated_bytes), fma_peak};
+                           rss_fwd, (double)(m->layer_bytes + m->replicated_bytes + se_gemm_scratch_bytes()), fma_peak};
         double *all = g.world_rank == 0 ? malloc(sizeof(double) * NF * (size_t)g.world_size) : NULL;
         MPI_Gather(mine, NF, MPI_DOUBLE, all, NF, MPI_DOUBLE, 0, g.world);
         if (g.world_rank == 0) {
@@ -247,6 +249,7 @@ int se_cmd_bench(int argc, char **argv)
                        "\"tokens_per_s\": %.2f, \"tokens_per_s_per_rank\": %.2f, \"gflops\": %.3f, "
                        "\"sgemm_gflops\": %.3f, \"pct_of_sgemm\": %.2f, \"fma_peak_gflops\": %.3f, "
                        "\"pct_of_fma_peak\": %.2f, \"isa\": \"%s\", \"gemm\": \"%s\", \"gemm_library\": \"%s\", "
+                       "\"precision\": \"%s\", \"precision_path\": \"%s\", "
                        "\"deterministic\": %s, \"seconds\": %.6f, "
                        "\"peak_rss_bytes\": %.0f, \"weight_bytes_per_rank\": %.0f, "
                        "\"breakdown\": {\"gemm\": %.6f, \"attention\": %.6f, \"other\": %.6f, \"collectives\": %.6f}, "
@@ -259,8 +262,8 @@ int se_cmd_bench(int argc, char **argv)
                        cfg.n_layers, (long long)seq, (long long)batch, P, g.tp_size, g.dp_size, sp ? "true" : "false",
                        omp_get_max_threads(), se_blas_parallel_mode(), (long long)iters, tps, tps / P, gflops,
                        sg_total, pct, peak_total, pct_peak, se_isa_name(se_isa_current()),
-                       se_gemm_name(se_gemm_current()), se_gemm_info(), se_gemm_deterministic() ? "true" : "false",
-                       secs, rss_max, wmax, r0[1] / iters, r0[2] / iters, r0[3] / iters, r0[4] / iters,
+                       se_gemm_name(se_gemm_current()), se_gemm_info(), se_precision_name(se_gemm_precision()),
+                       se_gemm_precision_path(), se_gemm_deterministic() ? "true" : "false", secs, rss_max, wmax, r0[1] / iters, r0[2] / iters, r0[3] / iters, r0[4] / iters,
                        r0[5] / iters, r0[6] / iters, per_layer_calls, per_layer_bytes, slow, rs[0] / iters,
                        rs[1] / iters, rs[2] / iters, rs[3] / iters, rs[4] / iters, base_tps, eff);
             } else {
@@ -279,8 +282,9 @@ int se_cmd_bench(int argc, char **argv)
                 printf("peak:       %.1f GFLOP/s = %.1f %% of the cores' FMA peak (register-only loop, %.1f GFLOP/s "
                        "summed over ranks)\n",
                        gflops, pct_peak, peak_total);
-                printf("kernels:    %s; GEMM %s%s (%s)\n", se_isa_name(se_isa_current()),
-                       se_gemm_name(se_gemm_current()), se_gemm_deterministic() ? ", deterministic" : "", se_gemm_info());
+                printf("kernels:    %s; GEMM %s%s (%s); precision %s (%s)\n", se_isa_name(se_isa_current()),
+                       se_gemm_name(se_gemm_current()), se_gemm_deterministic() ? ", deterministic" : "", se_gemm_info(),
+                       se_precision_name(se_gemm_precision()), se_gemm_precision_path());
                 printf("breakdown (rank 0, s/forward): gemm %.4f  attention %.4f  other %.4f  collectives %.4f\n",
                        r0[1] / iters, r0[2] / iters, r0[3] / iters, r0[4] / iters);
                 if (P > 1)

@@ -37,6 +37,7 @@ static const se_opt_spec specs[] = {
     {"progress-every", 1, "seconds between progress lines when not on a terminal (default 10)"},
     {"gemm", 1, "GEMM backend: auto (default), openblas, onednn"},
     {"deterministic", 0, "same bits whatever the threads per rank (OpenBLAS in fixed row blocks)"},
+    {"precision", 1, "fp32 (default, exact) or bf16 (bf16 weights, fp32 accumulation; README \"Precision\")"},
     {"quiet", 0, "no banner and no progress"},
 };
 #define NS ((int)(sizeof specs / sizeof specs[0]))
@@ -243,7 +244,8 @@ int se_cmd_embed(int argc, char **argv)
     eo.sync_seconds = (double)se;
     eo.tp = (int)tp;
     if (!st) st = se_cli_compute_setup(se_opt_str(&o, specs, NS, "gemm", "auto"),
-                                              se_opt_flag(&o, specs, NS, "deterministic"), rank, &err);
+                                       se_opt_str(&o, specs, NS, "precision", "fp32"),
+                                       se_opt_flag(&o, specs, NS, "deterministic"), rank, &err);
     se_grid g;
     int have_grid = 0;
     if (!st) {

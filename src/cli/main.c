@@ -21,11 +21,12 @@ static void usage(FILE *f)
             "`shardenc <command> --help` describes each command's options.\n");
 }
 
-se_status se_cli_compute_setup(const char *gemm, int deterministic, int rank, se_error *err)
+se_status se_cli_compute_setup(const char *gemm, const char *precision, int deterministic, int rank, se_error *err)
 {
     se_gemm_set_deterministic(deterministic);
     se_status st = se_isa_select(getenv("SHARDENC_ISA"), err);
     if (!st) st = se_gemm_select(gemm, err);
+    if (!st) st = se_gemm_set_precision(precision, err);
     if (st) return st;
     if (rank == 0 && se_blas_parallel_mode() != 2)
         se_log(SE_LOG_WARN,

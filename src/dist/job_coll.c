@@ -27,13 +27,12 @@ se_status se_dist_allreduce_i64(const int64_t *in, int64_t *out, int n, MPI_Op o
     return se_dist_mpi_check(MPI_Allreduce(in, out, n, MPI_INT64_T, op, comm), err, "MPI_Allreduce");
 }
 
-se_status se_dist_exscan_i64(int64_t in, int64_t *out, MPI_Comm comm, se_error *err)
+se_status se_dist_exscan_i64(const int64_t *in, int64_t *out, int n, MPI_Comm comm, se_error *err)
 {
     int r = 0;
     se_status st = se_dist_mpi_check(MPI_Comm_rank(comm, &r), err, "MPI_Comm_rank");
-    *out = 0;
-    if (!st) st = se_dist_mpi_check(MPI_Exscan(&in, out, 1, MPI_INT64_T, MPI_SUM, comm), err, "MPI_Exscan");
-    if (r == 0) *out = 0; /* MPI leaves rank 0's result undefined */
+    if (!st) st = se_dist_mpi_check(MPI_Exscan(in, out, n, MPI_INT64_T, MPI_SUM, comm), err, "MPI_Exscan");
+    if (r == 0) memset(out, 0, (size_t)n * sizeof *out); /* MPI leaves rank 0's result undefined */
     return st;
 }
 

@@ -147,24 +147,7 @@ uint16_t se_f32_to_f16(float x)
     return sign | (uint16_t)h;
 }
 
-/* bfloat16 is the top half of an f32: exact widening. */
-float se_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
-
-uint16_t se_f32_to_bf16(float x)
-{
-    uint32_t f = f32_bits(x);
-    if ((f & 0x7fffffffu) > 0x7f800000u) {
-        /* NaN: keep sign and the top 7 payload bits; if those are all
-         * zero (payload only in the dropped half) set the quiet bit so the
-         * result cannot turn into inf. */
-        uint16_t h = (uint16_t)(f >> 16);
-        return (h & 0x7fu) ? h : (uint16_t)(h | 0x0040u);
-    }
-    /* RNE: add 0x7fff plus the lowest kept bit, then truncate. Overflow of a
-     * finite value carries into the exponent and yields inf, as it should. */
-    f += 0x7fffu + ((f >> 16) & 1u);
-    return (uint16_t)(f >> 16);
-}
+/* bfloat16 conversions: core.h (se_bf16_to_f32, se_f32_to_bf16), shared with the kernels. */
 
 /* ------------------------------------------------------------------ validation */
 

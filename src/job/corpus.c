@@ -1,8 +1,12 @@
 /* The corpus index: each rank parses the lines of its units (plan_units: a
- * byte range of every plain file, whole compressed files balanced by size),
- * tokenises text, records one se_docrec per document, writes its ids to
- * PREFIX.ids.part<r> and hashes every line's content; then the ranks
- * exchange the index so every rank holds all of it, in file order.
+ * contiguous share of the inputs laid end to end), tokenises text, spills
+ * one se_docrec per document to PREFIX.docs.part<r>, writes its ids to
+ * PREFIX.ids.part<r>, counts its windows by length and hashes every line's
+ * content. Nothing per document stays in memory and nothing per document is
+ * exchanged: the ranks share only counts (line counts per unit, the window
+ * histograms, exscans of documents, windows and tokens), so memory per rank
+ * does not grow with the corpus and the plan (plan.c) and the outputs are
+ * the same for any number of ranks.
  *
  * A compressed line cannot be read again by offset, and the encode pass
  * re-reads documents on whichever rank draws their batch: so the owner keeps
@@ -37,15 +41,28 @@ static uint64_t mix64(uint64_t x)
 /* ids.txt holds one id a line: a newline or backslash inside an id is
  * escaped (\n, \r, \\) so that no id can shift the rows after it or collide
  * with another id silently. */
+size_t se_job_escape_id(char *out, const char *id)
+{
+    size_t k = 0;
+    for (const char *c = id; *c; c++) {
+        if (*c == '\\') out[k++] = '\\', out[k++] = '\\';
+        else if (*c == '\n') out[k++] = '\\', out[k++] = 'n';
+        else if (*c == '\r') out[k++] = '\\', out[k++] = 'r';
+        else out[k++] = *c;
+    }
+    out[k++] = '\n';
+    return k;
+}
+
 int se_job_put_id(FILE *f, const char *id)
 {
-    for (const char *c = id; *c; c++) {
-        if (*c == '\\') fputs("\\\\", f);
-        else if (*c == '\n') fputs("\\n", f);
-        else if (*c == '\r') fputs("\\r", f);
-        else fputc(*c, f);
-    }
-    return fputc('\n', f) == EOF ? -1 : 0;
+    size_t n = 2 * strlen(id) + 2;
+    char small[512], *b = n <= sizeof small ? small : malloc(n);
+    if (!b) return -1;
+    size_t k = se_job_escape_id(b, id);
+    int rc = fwrite(b, 1, k, f) == k ? 0 : -1;
+    if (b != small) free(b);
+    return rc;
 }
 
 /* Pre-tokenised ids that come framed as [CLS] ... [SEP] (what `shardenc
@@ -71,49 +88,48 @@ static se_status parse_line(const se_job *J, const se_source *s, const char *lin
                   : se_doc_parse_fields(line, len, where, &J->fields, doc, err);
 }
 
-/* The units of the index pass, the same on every rank: each plain file in
- * P byte ranges (rank r takes range r), each compressed file whole, to the
- * least-loaded rank, biggest first (ties: lowest index, lowest rank). */
+/* The units of the index pass, the same on every rank: the inputs laid end
+ * to end are cut into P equal byte ranges, rank r takes range r. A plain
+ * file is cut where a range ends (a line belongs to the range that holds
+ * its first byte); a compressed file cannot be entered in the middle and
+ * goes whole to the rank whose range holds its middle byte. Either way a
+ * rank's units are contiguous in input order, so the ranks' documents
+ * concatenate in rank order: no exchange of the index is needed to know a
+ * document's global position, only the earlier ranks' counts (exscan). */
+/* floor(total * r / P) without overflow: total = qP + m */
+static int64_t range_cut(int64_t total, int r, int P)
+{
+    return total / P * r + total % P * r / P;
+}
+
 static se_status plan_units(se_job *J, se_error *err)
 {
-    int P = J->g->world_size, n_plain = 0, n_comp = 0;
-    for (int i = 0; i < J->n_src; i++) J->src[i].comp == SE_COMP_NONE ? n_plain++ : n_comp++;
-    J->n_units = n_plain * P + n_comp;
-    J->units = calloc((size_t)J->n_units, sizeof *J->units);
-    double *load = calloc((size_t)P, sizeof *load);
-    int *order = malloc(((size_t)n_comp + 1) * sizeof *order);
-    if (!J->units || !load || !order) {
-        free(load), free(order), free(J->units);
-        J->units = NULL, J->n_units = 0;
-        return se_error_set(err, SE_ENOMEM, "cannot plan the index pass over %d files", J->n_src);
-    }
-    int k = 0;
-    for (int i = 0; i < J->n_src; i++)
-        if (J->src[i].comp != SE_COMP_NONE) order[k++] = i;
-    /* biggest first: insertion sort, stable (few files) */
-    for (int a = 1; a < k; a++)
-        for (int b = a; b > 0 && J->src[order[b]].size > J->src[order[b - 1]].size; b--) {
-            int t = order[b];
-            order[b] = order[b - 1], order[b - 1] = t;
-        }
-    for (int a = 0; a < k; a++) {
-        int best = 0;
-        for (int r = 1; r < P; r++)
-            if (load[r] < load[best]) best = r;
-        J->src[order[a]].owner = best;
-        load[best] += (double)J->src[order[a]].size;
-    }
-    int u = 0;
+    int P = J->g->world_size;
+    int64_t total = 0;
+    for (int i = 0; i < J->n_src; i++) total += J->src[i].size;
+    J->units = calloc((size_t)J->n_src + (size_t)P, sizeof *J->units); /* at most one cut per range end */
+    if (!J->units) return se_error_set(err, SE_ENOMEM, "cannot plan the index pass over %d files", J->n_src);
+    J->n_units = 0;
+    int64_t at = 0; /* where file i starts in the concatenation */
     for (int i = 0; i < J->n_src; i++) {
         se_source *s = &J->src[i];
         if (s->comp != SE_COMP_NONE) {
-            J->units[u++] = (se_unit){.src = i, .owner = s->owner, .lo = 0, .hi = s->size};
-            continue;
+            int64_t mid = at + s->size / 2;
+            int r = 0;
+            while (r + 1 < P && range_cut(total, r + 1, P) <= mid) r++;
+            s->owner = r;
+            J->units[J->n_units++] = (se_unit){.src = i, .owner = r, .lo = 0, .hi = s->size};
+        } else {
+            /* range r is [total*r/P, total*(r+1)/P) of the concatenation */
+            for (int r = 0; r < P; r++) {
+                int64_t lo = range_cut(total, r, P), hi = range_cut(total, r + 1, P);
+                lo = lo > at ? lo - at : 0, hi = hi < at + s->size ? hi - at : s->size;
+                if (hi > lo) /* an empty file has no unit */
+                    J->units[J->n_units++] = (se_unit){.src = i, .owner = r, .lo = lo, .hi = hi};
+            }
         }
-        for (int r = 0; r < P; r++)
-            J->units[u++] = (se_unit){.src = i, .owner = r, .lo = s->size * r / P, .hi = s->size * (r + 1) / P};
+        at += s->size;
     }
-    free(load), free(order);
     return SE_OK;
 }
 
@@ -125,22 +141,48 @@ static int64_t unit_bytes(const se_job *J, int u)
 
 /* What one rank gathers over its units. */
 typedef struct {
-    se_docrec *docs;
-    size_t n, cap;
+    int64_t n;                /* documents, spilled to docf */
     se_skip_rec *skips;
     int64_t nskip, lines, blank, empty, invalid, nframed, bytes;
     uint64_t chash;
-    FILE *idf, *spill;
+    FILE *idf, *spill, *docf;
     char idpath[4200], spillpath[4200];
     int64_t spill_off;
     se_ids ids;
-    int64_t *unit_docs; /* this rank's documents per unit */
-    int64_t my_bytes;      /* bytes of this rank's units (compressed sizes) */
-    double t0, t_last;     /* progress */
+    int64_t *hist, n_len;     /* this rank's windows by length */
+    int64_t nwin, ntok;       /* this rank's windows and their tokens */
+    int64_t my_bytes;         /* bytes of this rank's units (compressed sizes) */
+    double t0, t_last;        /* progress */
     int fail_unit;
     int64_t fail_line;
     char fail_reason[SE_ERRMSG_MAX];
 } index_ctx;
+
+/* Counts a document's windows into this rank's length histogram. */
+static se_status count_windows(const se_job *J, index_ctx *c, const se_docrec *d, se_error *err)
+{
+    int64_t nw = se_plan_doc_nwin(d->n_tok, d->is_text, J->win_len, J->stride), start;
+    for (int64_t k = 0; k < nw; k++) {
+        int32_t len = se_plan_doc_win(d->n_tok, d->is_text, J->win_len, J->stride, k, &start);
+        if (len >= c->n_len) {
+            int64_t n = c->n_len ? c->n_len : 64;
+            while (n <= len) n *= 2;
+            int64_t *p = realloc(c->hist, (size_t)n * sizeof *p);
+            if (!p) return se_error_set(err, SE_ENOMEM, "cannot count windows of %d tokens", len);
+            for (int64_t i = c->n_len; i < n; i++) p[i] = 0;
+            c->hist = p, c->n_len = n;
+        }
+        c->hist[len]++;
+        c->ntok += len;
+        /* a window's later copies have the same length: count them at once */
+        if (k + 1 < nw - 1) {
+            int64_t same = nw - 1 - (k + 1);
+            c->hist[len] += same, c->ntok += same * len, k += same;
+        }
+    }
+    c->nwin += nw;
+    return SE_OK;
+}
 
 /* One line of unit u (local line number ln): a document, a blank, or a skip. */
 static se_status index_line(se_job *J, index_ctx *c, int u, int64_t ln, char *line, size_t len, int64_t off,
@@ -225,14 +267,8 @@ static se_status index_line(se_job *J, index_ctx *c, int u, int64_t ln, char *li
         return SE_OK;
     }
     se_status st = SE_OK;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 1024;
-        se_docrec *p = realloc(c->docs, cap * sizeof *p);
-        if (!p) st = se_error_set(err, SE_ENOMEM, "cannot grow the index to %zu documents", cap);
-        else c->docs = p, c->cap = cap;
-    }
     int64_t at = off;
-    if (!st && s->comp != SE_COMP_NONE) {
+    if (s->comp != SE_COMP_NONE) {
         /* a compressed line cannot be read again by offset: keep its bytes */
         at = c->spill_off;
         if (fwrite(line, 1, len, c->spill) != len)
@@ -242,16 +278,18 @@ static se_status index_line(se_job *J, index_ctx *c, int u, int64_t ln, char *li
     if (!st) {
         int fr = !doc.text && framed(J, &doc);
         int64_t ntok = doc.text ? (int64_t)c->ids.n : (int64_t)doc.n_ids - 2 * fr;
-        c->docs[c->n++] = (se_docrec){.offset = at, .line = ln, .n_tok = ntok, .len = (int32_t)len,
-                                      .is_text = doc.text != NULL || fr,
-                                      .n_invalid = (int32_t)(n_inv + doc.n_invalid_utf8), .src = un->src};
-        c->unit_docs[u]++;
+        se_docrec rec = {.offset = at, .line = ln, .n_tok = ntok, .len = (int32_t)len,
+                         .is_text = doc.text != NULL || fr, .unit = u, .src = un->src};
+        if (fwrite(&rec, sizeof rec, 1, c->docf) != 1)
+            st = se_error_set(err, SE_EIO, "%s: write failed: %s", J->docs_path, strerror(errno));
+        if (!st) st = count_windows(J, c, &rec, err);
+        c->n++;
         c->nframed += fr;
         if (ntok == 0) c->empty++;
         c->invalid += (int64_t)(n_inv + doc.n_invalid_utf8);
         /* no id: "\L<line>" (impossible for an escaped id), FILE:LINE once the line is global (output.c) */
         int w = doc.id ? se_job_put_id(c->idf, doc.id) : fprintf(c->idf, "\\L%lld\n", (long long)ln) < 0;
-        if (w != 0) st = se_error_set(err, SE_EIO, "%s: write failed: %s", c->idpath, strerror(errno));
+        if (!st && w != 0) st = se_error_set(err, SE_EIO, "%s: write failed: %s", c->idpath, strerror(errno));
     }
     se_doc_free(&doc);
     return st;
@@ -314,18 +352,67 @@ static se_status index_unit(se_job *J, index_ctx *c, int u, se_error *err)
     return st;
 }
 
-static int cmp_doc(const void *a, const void *b)
+/* Opens a file of this rank's for writing, naming it when it cannot. */
+static se_status create(FILE **f, const char *path, se_error *err)
 {
-    const se_docrec *x = a, *y = b;
-    if (x->src != y->src) return x->src < y->src ? -1 : 1;
-    return x->offset < y->offset ? -1 : x->offset > y->offset;
+    if (!(*f = fopen(path, "wb"))) return se_error_set(err, SE_EIO, "%s: cannot create: %s", path, strerror(errno));
+    return SE_OK;
 }
 
-static int cmp_skip(const void *a, const void *b)
+static se_status close_out(FILE **f, const char *path, se_status st, se_error *err)
 {
-    const se_skip_rec *x = a, *y = b;
-    if (x->src != y->src) return x->src < y->src ? -1 : 1;
-    return x->line < y->line ? -1 : x->line > y->line;
+    if (*f && fclose(*f) != 0 && !st) st = se_error_set(err, SE_EIO, "%s: write failed: %s", path, strerror(errno));
+    *f = NULL;
+    return st;
+}
+
+/* Skip records go to rank 0 for meta.json: the first MAX_SKIP_RECORDS of
+ * the whole input (ranks hold consecutive parts of it), so rank 0 receives
+ * at most that many whatever the number of ranks. */
+static se_status gather_skips(se_job *J, index_ctx *c, se_error *err)
+{
+    int64_t kept = c->nskip < MAX_SKIP_RECORDS ? c->nskip : MAX_SKIP_RECORDS, before = 0, bytes = 0;
+    se_status st = se_dist_exscan_i64(&kept, &before, 1, J->g->world, err);
+    int64_t send = before >= MAX_SKIP_RECORDS ? 0 : kept < MAX_SKIP_RECORDS - before ? kept : MAX_SKIP_RECORDS - before;
+    void *sk = NULL;
+    if (!st) st = se_dist_gatherv_bytes(c->skips, send * (int64_t)sizeof *c->skips, &sk, &bytes, 0, J->g->world, err);
+    J->skips = sk;
+    if (!st && J->g->world_rank == 0) J->n_skips = bytes / (int64_t)sizeof(se_skip_rec);
+    return st;
+}
+
+/* The window histograms: every rank's to all (the plan), and the earlier
+ * ranks' (where this rank's windows of each length start in the sorted
+ * order); with this rank's share of documents, windows and tokens. */
+static se_status merge_counts(se_job *J, index_ctx *c, se_error *err)
+{
+    const se_grid *g = J->g;
+    int64_t n_len = 0;
+    se_status st = se_dist_allreduce_i64(&c->n_len, &n_len, 1, MPI_MAX, g->world, err);
+    if (st) return st;
+    int64_t *mine = calloc((size_t)n_len + 4, sizeof *mine), *before = calloc((size_t)n_len + 4, sizeof *before);
+    J->hist = calloc((size_t)n_len + 1, sizeof *J->hist);
+    se_error merr;
+    se_status as = !mine || !before || !J->hist ? se_error_set(&merr, SE_ENOMEM, "cannot allocate the window histogram") : SE_OK;
+    if ((st = se_dist_agree(g->world, as, err))) {
+        free(mine), free(before);
+        return st;
+    }
+    mine[0] = c->n, mine[1] = c->nwin, mine[2] = c->ntok;
+    for (int64_t L = 0; L < c->n_len; L++) mine[3 + L] = c->hist[L];
+    st = se_dist_allreduce_i64(mine + 3, J->hist, (int)n_len, MPI_SUM, g->world, err);
+    if (!st) st = se_dist_exscan_i64(mine, before, (int)n_len + 3, g->world, err);
+    if (!st) {
+        J->my_docs = c->n, J->my_win = c->nwin;
+        J->doc_base = before[0], J->win_base = before[1], J->tok_base = before[2];
+        J->n_len = n_len;
+        while (J->n_len > 0 && J->hist[J->n_len - 1] == 0) J->n_len--; /* longest window + 1 */
+        J->hist_before = before;
+        memmove(before, before + 3, (size_t)n_len * sizeof *before);
+        before = NULL;
+    }
+    free(mine), free(before);
+    return st;
 }
 
 se_status se_corpus_index(se_job *J, se_error *err)
@@ -339,65 +426,55 @@ se_status se_corpus_index(se_job *J, se_error *err)
     for (int u = 0; !st && u < J->n_units; u++)
         if (J->units[u].owner == r) c.my_bytes += unit_bytes(J, u);
     c.skips = calloc(MAX_SKIP_RECORDS, sizeof *c.skips);
-    c.unit_docs = calloc((size_t)J->n_units + 1, sizeof *c.unit_docs);
-    if (!st && (!c.skips || !c.unit_docs)) st = se_error_set(err, SE_ENOMEM, "cannot allocate the index");
+    if (!st && !c.skips) st = se_error_set(err, SE_ENOMEM, "cannot allocate the index");
     snprintf(c.idpath, sizeof c.idpath, "%s.ids.part%d", o->output, r);
     snprintf(c.spillpath, sizeof c.spillpath, "%s.lines.part%d", o->output, r);
-    if (!st && !(c.idf = fopen(c.idpath, "wb"))) st = se_error_set(err, SE_EIO, "%s: cannot create: %s", c.idpath, strerror(errno));
-    if (!st && !(c.spill = fopen(c.spillpath, "wb")))
-        st = se_error_set(err, SE_EIO, "%s: cannot create: %s", c.spillpath, strerror(errno));
+    snprintf(J->docs_path, sizeof J->docs_path, "%s.docs.part%d", o->output, r);
+    if (!st) st = create(&c.idf, c.idpath, err);
+    if (!st) st = create(&c.spill, c.spillpath, err);
+    if (!st) st = create(&c.docf, J->docs_path, err);
     for (int u = 0; !st && u < J->n_units; u++) {
         if (J->units[u].owner != r) continue;
-        long before = c.idf ? ftell(c.idf) : 0;
+        long before = ftell(c.idf);
         st = index_unit(J, &c, u, err);
         c.bytes += unit_bytes(J, u);
         J->units[u].id_bytes = ftell(c.idf) - before;
     }
     se_ids_free(&c.ids);
-    if (c.idf && fclose(c.idf) != 0 && !st) st = se_error_set(err, SE_EIO, "%s: write failed: %s", c.idpath, strerror(errno));
-    if (c.spill && fclose(c.spill) != 0 && !st)
-        st = se_error_set(err, SE_EIO, "%s: write failed: %s", c.spillpath, strerror(errno));
+    st = close_out(&c.idf, c.idpath, st, err);
+    st = close_out(&c.spill, c.spillpath, st, err);
+    st = close_out(&c.docf, J->docs_path, st, err);
     /* Global line numbers: every unit's line count to every rank, then each
      * unit's base is the lines of its source's earlier units. Collectives are
      * entered by every rank whatever its status; MPI errors are reported
      * through a scratch error when the rank already failed. */
     int64_t nu = J->n_units;
-    int64_t *cnt = calloc((size_t)(2 * nu + 1), sizeof *cnt), *sum = calloc((size_t)(2 * nu + 1), sizeof *sum);
+    int64_t *cnt = calloc((size_t)nu + 1, sizeof *cnt), *sum = calloc((size_t)nu + 1, sizeof *sum);
     se_error merr;
     se_status as = !cnt || !sum || !J->units ? se_error_set(&merr, SE_ENOMEM, "cannot allocate the index") : SE_OK;
     as = se_dist_agree(g->world, as, &merr);
     if (!as) {
         for (int64_t u = 0; u < nu; u++)
-            if (J->units[u].owner == r) cnt[2 * u] = J->units[u].lines, cnt[2 * u + 1] = J->units[u].id_bytes;
-        as = se_dist_allreduce_i64(cnt, sum, 2 * nu, MPI_SUM, g->world, &merr);
+            if (J->units[u].owner == r) cnt[u] = J->units[u].lines;
+        as = se_dist_allreduce_i64(cnt, sum, (int)nu, MPI_SUM, g->world, &merr);
     }
     if (!st && as) st = as, *err = merr;
     for (int64_t u = 0; !as && u < nu; u++) {
         se_unit *un = &J->units[u];
-        un->lines = sum[2 * u], un->id_bytes = sum[2 * u + 1];
+        un->lines = sum[u];
         un->line_base = u > 0 && J->units[u - 1].src == un->src ? J->units[u - 1].line_base + J->units[u - 1].lines : 0;
     }
     free(cnt), free(sum);
-    if (!st) {
-        size_t i = 0;
-        for (int64_t u = 0; u < nu; u++)
-            for (int64_t k = 0; k < c.unit_docs[u]; k++) c.docs[i++].line += J->units[u].line_base;
+    if (!st)
         for (int64_t k = 0; k < c.nskip && k < MAX_SKIP_RECORDS; k++) c.skips[k].line += J->units[c.skips[k].unit].line_base;
-    }
     if (c.fail_unit >= 0 && !as)
         se_error_set(err, st, "%s:%lld: %s%s", J->src[J->units[c.fail_unit].src].path,
                      (long long)(c.fail_line + J->units[c.fail_unit].line_base), c.fail_reason,
                      st == SE_EFORMAT ? " (--on-error fail)" : "");
     st = se_dist_agree(g->world, st, err);
-    if (st) {
-        free(c.docs), free(c.skips), free(c.unit_docs);
-        return st;
-    }
-    /* Everyone gets the whole index (40 bytes a document), in file order. The
-     * content hash is a sum over lines, so it does not depend on the grid. */
-    int64_t loc[9] = {(int64_t)c.n, c.lines, c.blank, c.nskip, c.empty, c.invalid, c.nframed, (int64_t)c.chash, c.bytes},
-            tot[9];
-    st = se_dist_allreduce_i64(loc, tot, 9, MPI_SUM, g->world, err);
+    /* The totals; the content hash is a sum over lines, so it does not depend on the grid. */
+    int64_t loc[9] = {c.n, c.lines, c.blank, c.nskip, c.empty, c.invalid, c.nframed, (int64_t)c.chash, c.bytes}, tot[9];
+    if (!st) st = se_dist_allreduce_i64(loc, tot, 9, MPI_SUM, g->world, err);
     if (!st) {
         J->n_docs = tot[0], J->n_lines = tot[1], J->n_blank = tot[2], J->n_skips_total = tot[3];
         J->n_empty = tot[4], J->n_invalid_utf8 = tot[5], J->n_framed = tot[6], J->in_bytes = tot[8];
@@ -408,23 +485,13 @@ se_status se_corpus_index(se_job *J, se_error *err)
             h = se_fnv1a64(h, &J->src[i].size, sizeof J->src[i].size);
         }
         J->corpus_hash = h;
+        int64_t nw[2] = {c.nwin, c.ntok}, tw[2];
+        st = se_dist_allreduce_i64(nw, tw, 2, MPI_SUM, g->world, err);
+        J->n_win = tw[0], J->n_tokens_total = tw[1];
     }
-    void *all = NULL;
-    int64_t bytes = 0;
-    if (!st) st = se_dist_allgatherv_bytes(c.docs, (int64_t)c.n * (int64_t)sizeof *c.docs, &all, &bytes, g->world, err);
-    J->docs = all;
-    /* ranks hold units in turn, not in file order: (source, offset) is the file order */
-    if (!st && g->world_size > 1) qsort(J->docs, (size_t)J->n_docs, sizeof *J->docs, cmp_doc);
-    /* Skip records go to rank 0 for meta.json. */
-    void *sk = NULL;
-    int64_t kept = c.nskip < MAX_SKIP_RECORDS ? c.nskip : MAX_SKIP_RECORDS;
-    if (!st) st = se_dist_gatherv_bytes(c.skips, kept * (int64_t)sizeof *c.skips, &sk, &bytes, 0, g->world, err);
-    J->skips = sk;
-    if (!st && r == 0) {
-        J->n_skips = bytes / (int64_t)sizeof(se_skip_rec);
-        qsort(J->skips, (size_t)J->n_skips, sizeof *J->skips, cmp_skip);
-    }
-    free(c.docs), free(c.skips), free(c.unit_docs);
+    if (!st) st = merge_counts(J, &c, err);
+    if (!st) st = gather_skips(J, &c, err);
+    free(c.skips), free(c.hist);
     st = se_dist_agree(g->world, st, err);
     /* Nothing to embed is never a silent success. */
     if (!st && J->n_docs == 0) {
@@ -443,6 +510,25 @@ se_status se_corpus_index(se_job *J, se_error *err)
     }
     J->t_index = se_time_now() - t0;
     return st;
+}
+
+se_status se_corpus_docs_open(const se_job *J, FILE **f, se_error *err)
+{
+    if (!(*f = fopen(J->docs_path, "rb"))) return se_error_set(err, SE_EIO, "%s: cannot open: %s", J->docs_path, strerror(errno));
+    return SE_OK;
+}
+
+int se_corpus_docs_next(const se_job *J, FILE *f, se_docrec *d, se_error *err)
+{
+    if (fread(d, sizeof *d, 1, f) == 1) {
+        d->line += J->units[d->unit].line_base;
+        return 1;
+    }
+    if (ferror(f)) {
+        se_error_set(err, SE_EIO, "%s: read failed: %s", J->docs_path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 se_status se_corpus_open_spills(se_job *J, se_error *err)
@@ -471,7 +557,12 @@ void se_corpus_close(se_job *J)
     unlink(p);
     snprintf(p, sizeof p, "%s.ids.part%d", J->o->output, J->g->world_rank);
     unlink(p);
+    if (J->docs_path[0]) unlink(J->docs_path);
+    if (J->plan_fd >= 0) close(J->plan_fd);
+    J->plan_fd = -1;
+    if (J->g->world_rank == 0 && J->plan_path[0]) unlink(J->plan_path);
     free(J->units), J->units = NULL;
+    free(J->hist_before), J->hist_before = NULL;
 }
 
 se_status se_corpus_tok_text(const se_job *J, const char *text, size_t len, se_ids *out, size_t *n_inv, se_error *err)
@@ -492,23 +583,23 @@ se_status se_corpus_tok_text(const se_job *J, const char *text, size_t len, se_i
     return st;
 }
 
-se_status se_corpus_load_doc(const se_job *J, se_doc_cache *c, int64_t d, se_error *err)
+se_status se_corpus_load_doc(const se_job *J, se_doc_cache *c, const se_planrec *r, se_error *err)
 {
-    if (c->doc == d) return SE_OK;
-    const se_docrec *r = &J->docs[d];
+    if (c->src == r->src && c->offset == r->offset) return SE_OK;
     const se_source *s = &J->src[r->src];
-    int fd = s->comp == SE_COMP_NONE ? s->fd : J->spill_fd[s->owner];
-    if ((size_t)r->len + 1 > c->line_cap) {
-        char *p = realloc(c->line, (size_t)r->len + 1);
-        if (!p) return se_error_set(err, SE_ENOMEM, "cannot hold a line of %d bytes", r->len);
-        c->line = p, c->line_cap = (size_t)r->len + 1;
+    int fd = r->spill < 0 ? s->fd : J->spill_fd[r->spill];
+    if ((size_t)r->bytes + 1 > c->line_cap) {
+        char *p = realloc(c->line, (size_t)r->bytes + 1);
+        if (!p) return se_error_set(err, SE_ENOMEM, "cannot hold a line of %d bytes", r->bytes);
+        c->line = p, c->line_cap = (size_t)r->bytes + 1;
     }
-    se_status st = se_pread_full(fd, c->line, (size_t)r->len, r->offset, s->path, err);
+    se_status st = se_pread_full(fd, c->line, (size_t)r->bytes, r->offset, s->path, err);
     if (st) return st;
     char where[4200];
     snprintf(where, sizeof where, "%s:%lld", s->path, (long long)r->line);
     se_doc doc;
-    if ((st = parse_line(J, s, c->line, (size_t)r->len, where, &doc, err))) return st;
+    int is_text = (r->flags & SE_WIN_TEXT) != 0;
+    if ((st = parse_line(J, s, c->line, (size_t)r->bytes, where, &doc, err))) return st;
     const int32_t *src_ids = NULL;
     size_t n_src = 0;
     if (doc.text) {
@@ -517,7 +608,7 @@ se_status se_corpus_load_doc(const se_job *J, se_doc_cache *c, int64_t d, se_err
         n_src = c->ids.n;
     } else {
         /* a framed document keeps only its content here (frame per window) */
-        size_t skip = r->is_text ? 1 : 0;
+        size_t skip = is_text ? 1 : 0;
         src_ids = doc.input_ids + skip;
         n_src = doc.n_ids >= 2 * skip ? doc.n_ids - 2 * skip : 0;
     }
@@ -541,11 +632,11 @@ se_status se_corpus_load_doc(const se_job *J, se_doc_cache *c, int64_t d, se_err
         }
         if (!st) {
             memset(c->types, 0, c->types_cap * sizeof *c->types);
-            if (doc.type_ids && !r->is_text) memcpy(c->types, doc.type_ids, doc.n_ids * sizeof(int32_t));
+            if (doc.type_ids && !is_text) memcpy(c->types, doc.type_ids, doc.n_ids * sizeof(int32_t));
         }
     }
     se_doc_free(&doc);
-    c->doc = st ? -1 : d;
+    c->src = st ? -1 : r->src, c->offset = r->offset;
     return st;
 }
 

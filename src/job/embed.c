@@ -92,28 +92,22 @@ static se_status setup(se_job *J, se_error *err)
     return SE_OK;
 }
 
+/* The batches, from the merged window histogram alone: identical on every
+ * rank and for every number of ranks (plan.c). */
 static se_status plan(se_job *J, se_error *err)
 {
-    se_status st = SE_OK;
-    J->n_win = se_plan_windows(J->docs, J->n_docs, J->win_len, J->stride, NULL);
-    J->win = malloc((size_t)(J->n_win + 1) * sizeof *J->win);
-    J->order = malloc((size_t)(J->n_win + 1) * sizeof *J->order);
-    J->batches = malloc((size_t)(J->n_win + 1) * sizeof *J->batches);
-    if (!J->win || !J->order || !J->batches) return se_error_set(err, SE_ENOMEM, "cannot allocate the batch plan");
-    int64_t longest = 0;
-    se_plan_windows(J->docs, J->n_docs, J->win_len, J->stride, J->win);
-    for (int64_t w = 0; w < J->n_win; w++) {
-        J->n_tokens_total += J->win[w].len;
-        if (J->win[w].len > longest) longest = J->win[w].len;
-    }
+    int64_t longest = J->n_len > 0 ? J->n_len - 1 : 0;
     J->batch_tokens = J->o->batch_tokens > 0 ? J->o->batch_tokens : (longest > 8192 ? longest : 8192);
     if (longest > J->batch_tokens)
         return se_error_set(err, SE_EINVAL, "--batch-tokens %lld is smaller than the longest window (%lld tokens)",
                             (long long)J->batch_tokens, (long long)longest);
-    J->n_batches = se_plan_batches(J->win, J->n_win, J->batch_tokens, J->order, J->batches);
+    J->n_batches = se_plan_batches(J->hist, J->n_len, J->batch_tokens, NULL);
+    J->batches = malloc((size_t)(J->n_batches + 1) * sizeof *J->batches);
     J->done = calloc((size_t)J->n_batches + 1, 1);
-    if (!J->done) st = se_error_set(err, SE_ENOMEM, "cannot allocate the batch plan");
-    return st;
+    if (!J->batches || !J->done) return se_error_set(err, SE_ENOMEM, "cannot allocate the plan of %lld batches",
+                                                     (long long)J->n_batches);
+    se_plan_batches(J->hist, J->n_len, J->batch_tokens, J->batches);
+    return SE_OK;
 }
 
 /* Local only (no collective): every rank checks its own host. */
@@ -130,7 +124,7 @@ static se_status check_memory(se_job *J, const se_hostinfo *hi, se_error *err)
     if (f) fclose(f);
     double need = (double)se_workspace_bytes(J->model, mb, J->o->sp) +
                   (double)(J->model->layer_bytes + J->model->replicated_bytes) +
-                  (double)J->n_docs * sizeof(se_docrec) + (double)J->n_win * (sizeof(se_window) + 8);
+                  (double)J->n_batches * (sizeof(se_batch) + 17) + (double)J->n_len * 16;
     double per_rank = avail / (hi->max_ranks_per_host > 0 ? hi->max_ranks_per_host : 1);
     if (avail > 0 && need > per_rank)
         return se_error_set(err, SE_ENOMEM,
@@ -141,9 +135,10 @@ static se_status check_memory(se_job *J, const se_hostinfo *hi, se_error *err)
     return SE_OK;
 }
 
-/* Every rank writes under the output prefix (its PREFIX.ids.part<r>, group
- * leaders the rows in place, rank 0 reads the parts and renames), so every
- * rank must see the same directory. Rank 0 writes a unique token to
+/* Every rank writes under the output prefix (its PREFIX.ids.part<r> and
+ * docs.part<r>, its windows into the shared PREFIX.plan.tmp that others read,
+ * group leaders the rows in place, every rank its share of the outputs;
+ * rank 0 renames), so every rank must see the same directory. Rank 0 writes a unique token to
  * PREFIX.probe (fsync, close), the token goes round in a broadcast, and every
  * other rank opens the file afresh (close-to-open, as NFS guarantees) and must
  * read that very token. A prefix on node-local storage (/tmp, /dev/shm, a
@@ -213,7 +208,7 @@ static se_status already_complete(se_job *J, int *done, se_error *err)
 se_status se_embed_run(const se_embed_opts *o, const se_grid *g, se_error *err)
 {
     double t_start = se_time_now();
-    se_job J = {.o = o, .g = g, .store_fd = -1, .journal_fd = -1};
+    se_job J = {.o = o, .g = g, .store_fd = -1, .journal_fd = -1, .plan_fd = -1};
     J.fields = (se_doc_fields){.id_field = o->id_field, .text_fields = o->text_fields, .n_text = o->n_text_fields,
                                .tsv_columns = o->tsv_columns, .n_tsv = o->n_tsv_columns, .id_optional = 1};
     se_hostinfo hi;
@@ -267,6 +262,7 @@ se_status se_embed_run(const se_embed_opts *o, const se_grid *g, se_error *err)
                 (long long)J.n_win, (long long)J.win_len, (long long)J.n_tokens_total, (long long)J.n_batches,
                 (long long)J.batch_tokens, J.t_index, se_corpus_mb_per_s(&J));
     if (!st && g->world_rank == 0 && !o->quiet && o->head) fprintf(stderr, "shardenc embed: %s\n", o->head->desc);
+    if (!st) st = se_sorted_write(&J, err);
     if (!st) st = se_store_open(&J, err);
     if (!st && g->world_rank == 0 && o->resume && J.n_done_before > 0 && !o->quiet)
         fprintf(stderr, "shardenc embed: resuming: %lld of %lld batches were already done\n",
@@ -290,6 +286,6 @@ out:
     if (J.journal_fd >= 0) close(J.journal_fd);
     se_model_free(J.model);
     se_tok_free(J.tok);
-    free(J.docs), free(J.skips), free(J.win), free(J.order), free(J.batches), free(J.done);
+    free(J.skips), free(J.hist), free(J.batches), free(J.done);
     return st;
 }

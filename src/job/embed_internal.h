@@ -3,6 +3,7 @@
  *   sources.c   the inputs: files, folders, globs opened up front; plain/gzip/zstd line reader
  *   corpus.c    index pass over the sources: documents, ids, skip records, content hash
  *   plan.c      windows and length-sorted packed batches (pure, no MPI)
+ *   sorted.c    the windows in sorted order on disk (PREFIX.plan.tmp)
  *   journal.c   the resume fingerprint and the slot-per-batch journal (pure, no MPI)
  *   store.c     the row store written in place, and its grouped syncs with the journal
  *   encode.c    the batch loop over the shared work counter (dist/counter.c)
@@ -19,25 +20,26 @@
 
 /* ---------------------------------------------------------------- index and plan */
 
-/* One parsed document of the corpus (a line that was not skipped). */
+/* One parsed document of the corpus (a line that was not skipped), as its
+ * rank's index pass spills it to PREFIX.docs.part<r>: no rank holds the
+ * documents in memory (issue 13, requirement 4). */
 typedef struct {
     int64_t offset;  /* byte offset of its line in its source (compressed source: in its owner's line spill) */
-    int64_t line;    /* 1-based line number in its source */
+    int64_t line;    /* 1-based line number in its unit (global once read back: se_corpus_docs_next) */
     int64_t n_tok;   /* content tokens (specials added per window: without [CLS]/[SEP]) */
     int32_t len;     /* line length in bytes, without the newline */
     int32_t is_text; /* specials added per window: text, or ids that came as [CLS] .. [SEP] */
-    int32_t n_invalid; /* invalid UTF-8 sequences replaced */
+    int32_t unit;    /* index into the job's units */
     int32_t src;     /* index into the job's sources (issue 13: many input files) */
 } se_docrec;
 
-/* One encoder input: a window of a document. */
-typedef struct {
-    int64_t doc;
-    int64_t start;   /* first content token */
-    int64_t tok_off; /* row of its first token in PREFIX.tokens.npy (pooling none) */
-    int32_t len;     /* tokens fed to the encoder (with specials for text) */
-    int32_t last;    /* the document's last window */
-} se_window;
+/* The windows of one document: N = window length in encoder tokens (0 =
+ * unlimited), S = stride in content tokens. Text windows hold N-2 content
+ * tokens plus [CLS]/[SEP]. se_plan_doc_nwin is their number (0 for an empty
+ * pre-tokenised document: a zero row); se_plan_doc_win the encoder tokens of
+ * window k and its first content token. */
+int64_t se_plan_doc_nwin(int64_t n_tok, int is_text, int64_t N, int64_t S);
+int32_t se_plan_doc_win(int64_t n_tok, int is_text, int64_t N, int64_t S, int64_t k, int64_t *start);
 
 typedef struct {
     int64_t first; /* into the length-sorted window order */
@@ -45,15 +47,36 @@ typedef struct {
     int32_t tokens;
 } se_batch;
 
-/* Window plan: N = window length in encoder tokens (0 = unlimited), S = stride
- * in content tokens. Text windows hold N-2 content tokens plus [CLS]/[SEP]. */
-int64_t se_plan_windows(const se_docrec *docs, int64_t n_docs, int64_t N, int64_t S, se_window *out);
-/* Sorts windows by length (longest first, ties by index) into order[] and
- * packs them into batches of at most B tokens. Returns the batch count. */
-int64_t se_plan_batches(const se_window *w, int64_t n_win, int64_t B, int64_t *order, se_batch *batches);
-/* FNV-1a of the plan (windows, order, batches): the journal names batches by
+/* The sorted order is longest first, ties by window index (document order),
+ * so it is fixed by the histogram hist[L] of window lengths L < n_len alone:
+ * the windows of length L take the positions start[L] .. start[L]+hist[L)
+ * in document order. Batches pack that order greedily into at most B tokens
+ * (a window longer than B gets a batch of its own); with batches NULL only
+ * counts them. Nothing here depends on the number of ranks. */
+void se_plan_class_starts(const int64_t *hist, int64_t n_len, int64_t *start);
+int64_t se_plan_batches(const int64_t *hist, int64_t n_len, int64_t B, se_batch *batches);
+/* FNV-1a of the plan (histogram, batches): the journal names batches by
  * index, so a resumed job must have the very same plan. */
-uint64_t se_plan_hash(const se_window *w, int64_t n_win, const int64_t *order, const se_batch *b, int64_t n_batches);
+uint64_t se_plan_hash(const int64_t *hist, int64_t n_len, const se_batch *b, int64_t n_batches);
+
+/* One window at its sorted position in PREFIX.plan.tmp (sorted.c): all an
+ * encoding rank needs to read, tokenise and place it. */
+typedef struct {
+    int64_t row;     /* window index in document order: its row in PREFIX.windows.tmp */
+    int64_t tok_off; /* row of its first token in PREFIX.tokens.npy (pooling none) */
+    int64_t offset;  /* its document's line: offset in its source, or in rank `spill`'s line spill */
+    int64_t line;    /* global 1-based line in its source (messages) */
+    int64_t start;   /* first content token */
+    int64_t n_tok;   /* the document's content tokens */
+    int32_t bytes;   /* the line's length */
+    int32_t src;
+    int32_t len;     /* encoder tokens */
+    int32_t spill;   /* rank whose PREFIX.lines.part<r> holds the line, -1: the source itself */
+    int32_t flags;   /* SE_WIN_TEXT | SE_WIN_LAST */
+    int32_t pad;
+} se_planrec;
+#define SE_WIN_TEXT 1
+#define SE_WIN_LAST 2
 
 /* ---------------------------------------------------------------- journal (no MPI) */
 
@@ -130,9 +153,12 @@ void se_reader_close(se_reader *r);
 /* Bytes of the file consumed so far (compressed bytes for compressed files): progress. */
 int64_t se_reader_in_pos(const se_reader *r);
 
-/* A piece of the index pass: a byte range of a plain file (each plain file is
- * cut into one range per rank), or a whole compressed file (balanced over
- * the ranks by size). Units are in file order; the plan never sees them. */
+/* A piece of the index pass: rank r takes the r-th of P equal byte ranges
+ * of all inputs laid end to end; a plain file is cut where a range ends, a
+ * compressed file goes whole to the rank whose range holds its middle byte.
+ * So each rank's units are contiguous in input order (ranks in rank order)
+ * and the ranks' documents, windows and ids concatenate in rank order.
+ * Units are in file order; the plan never sees them. */
 typedef struct {
     int32_t src, owner;
     int64_t lo, hi;            /* plain: byte range; compressed: 0, size */
@@ -160,15 +186,20 @@ typedef struct {
     int64_t in_bytes; /* all inputs, compressed sizes */
     uint64_t corpus_hash;
     /* index */
-    se_docrec *docs;
     int64_t n_docs, n_lines, n_blank, n_empty, n_invalid_utf8, n_framed;
-    se_skip_rec *skips; /* rank 0: all gathered (capped) */
+    /* this rank's contiguous share of the documents, windows and tokens (in
+     * input order; the bases are the earlier ranks' totals) */
+    int64_t my_docs, my_win, doc_base, win_base, tok_base;
+    char docs_path[4200];  /* PREFIX.docs.part<r>: this rank's se_docrec in input order */
+    int64_t *hist_before;  /* the earlier ranks' windows by length (n_len entries) */
+    se_skip_rec *skips; /* rank 0: the first MAX_SKIP_RECORDS of the input */
     int64_t n_skips, n_skips_total;
-    /* plan */
-    se_window *win;
+    /* plan: the window length histogram (all ranks) and the batches */
+    int64_t *hist, n_len;
     int64_t n_win, n_tokens_total;
-    int64_t *order;
     se_batch *batches;
+    int plan_fd;
+    char plan_path[4200]; /* PREFIX.plan.tmp: se_planrec by sorted position */
     int64_t n_batches;
     unsigned char *done;
     int64_t n_done_before;
@@ -178,7 +209,7 @@ typedef struct {
     int64_t store_hdr; /* npy header bytes of the store (pooling none) */
     char store_path[4200], journal_path[4200];
     /* timings */
-    double t_index, t_encode, t_assemble, t_sync, busy;
+    double t_index, t_plan, t_encode, t_assemble, t_sync, busy; /* t_plan: writing PREFIX.plan.tmp */
     double t_wait; /* this group's time drawing tail batches from the shared counter */
     int64_t my_tokens, my_batches, n_syncs;
 } se_job;
@@ -190,12 +221,21 @@ static inline int se_job_stopping(const se_job *J)
 }
 
 void se_job_path(char *buf, size_t cap, const char *prefix, const char *suffix);
+/* Collective: rank 0 creates path (truncated) with hlen header bytes and
+ * room for `bytes` more, that every rank then fills in place (output.c). */
+se_status se_job_create_sized(const se_job *J, const char *path, const char *hdr, size_t hlen, int64_t bytes,
+                              se_error *err);
 
-/* corpus.c: collective. Fills docs, counts, skips (rank 0), corpus_hash. */
+/* corpus.c: collective. Spills this rank's documents, fills the counts, the
+ * bases of this rank's share, the histograms, skips (rank 0), corpus_hash. */
 se_status se_corpus_index(se_job *J, se_error *err);
-/* Reads and tokenises document d again (its content tokens and type ids). */
+/* This rank's documents read back in input order, global line numbers. */
+se_status se_corpus_docs_open(const se_job *J, FILE **f, se_error *err);
+/* 1: *d filled; 0: the end; -1: a read error (err set). */
+int se_corpus_docs_next(const se_job *J, FILE *f, se_docrec *d, se_error *err);
+/* Reads and tokenises a window's document again (its content tokens and type ids). */
 typedef struct {
-    int64_t doc;
+    int64_t src, offset; /* the document held (src -1: none) */
     se_ids ids;
     int32_t *types;
     size_t types_cap;
@@ -208,15 +248,23 @@ typedef struct {
 /* lower.c: Python's str.lower() of valid UTF-8 text, into a new NUL-terminated buffer. */
 se_status se_job_lower(const char *text, size_t len, char **out, size_t *out_len, se_error *err);
 se_status se_corpus_tok_text(const se_job *J, const char *text, size_t len, se_ids *out, size_t *n_inv, se_error *err);
-se_status se_corpus_load_doc(const se_job *J, se_doc_cache *c, int64_t d, se_error *err);
+se_status se_corpus_load_doc(const se_job *J, se_doc_cache *c, const se_planrec *w, se_error *err);
 /* Opens every rank's line spill for reading (collective, after se_corpus_index). */
 se_status se_corpus_open_spills(se_job *J, se_error *err);
 void se_corpus_close(se_job *J);
 /* Indexing throughput: MB of input (compressed sizes) per second per rank. */
 double se_corpus_mb_per_s(const se_job *J);
-/* One id a line, escaped (corpus.c). */
+/* One id a line, escaped (corpus.c): se_job_escape_id writes id and its
+ * newline into out (room for 2 * strlen(id) + 2 bytes), returns the bytes. */
+size_t se_job_escape_id(char *out, const char *id);
 int se_job_put_id(FILE *f, const char *id);
 void se_doc_cache_free(se_doc_cache *c);
+
+/* sorted.c: collective, after the plan: every rank writes its windows at
+ * their sorted positions into PREFIX.plan.tmp (a file every rank sees). */
+se_status se_sorted_write(se_job *J, se_error *err);
+/* The records of batch B (B->count of them) into out. */
+se_status se_sorted_read(const se_job *J, const se_batch *B, se_planrec *out, se_error *err);
 
 /* store.c: collective. The fingerprint of this run (after the plan). */
 se_status se_store_fingerprint(se_job *J, se_error *err);

@@ -92,19 +92,20 @@ static void print_progress(const se_job *J, int64_t docs_done, int64_t tok_done,
     fflush(stderr);
 }
 
-/* Gathers a batch's windows into ids/types: [CLS] content [SEP] for text
- * (and framed ids), the bare ids otherwise. */
-static se_status gather(const se_job *J, se_doc_cache *cache, const se_batch *B, int32_t *ids, int32_t *types,
-                        int64_t *starts, int *n_last, se_error *err)
+/* Gathers a batch's windows (their records read from the sorted plan file
+ * into recs) into ids/types: [CLS] content [SEP] for text (and framed ids),
+ * the bare ids otherwise. */
+static se_status gather(const se_job *J, se_doc_cache *cache, const se_batch *B, se_planrec *recs, int32_t *ids,
+                        int32_t *types, int64_t *starts, int *n_last, se_error *err)
 {
     int64_t t = 0;
     *n_last = 0;
-    for (int32_t i = 0; i < B->count; i++) {
-        const se_window *w = &J->win[J->order[B->first + i]];
+    se_status st = se_sorted_read(J, B, recs, err);
+    for (int32_t i = 0; !st && i < B->count; i++) {
+        const se_planrec *w = &recs[i];
         starts[i] = t;
-        se_status ls = se_corpus_load_doc(J, cache, w->doc, err);
-        if (ls) return ls;
-        if (J->docs[w->doc].is_text) {
+        if ((st = se_corpus_load_doc(J, cache, w, err))) return st;
+        if (w->flags & SE_WIN_TEXT) {
             int64_t nc = w->len - 2;
             ids[t] = se_tok_cls_id(J->tok);
             types[t++] = 0;
@@ -118,21 +119,21 @@ static se_status gather(const se_job *J, se_doc_cache *cache, const se_batch *B,
             memcpy(types + t, cache->types + w->start, (size_t)w->len * sizeof *types);
             t += w->len;
         }
-        *n_last += w->last;
+        *n_last += (w->flags & SE_WIN_LAST) != 0;
     }
     starts[B->count] = t;
-    return SE_OK;
+    return st;
 }
 
 /* Rows of an encoded batch into the store, at their fixed offsets. */
-static se_status put_rows(se_job *J, const se_batch *B, const float *h, const int64_t *starts, float *pooled,
-                          int32_t *skips, uint16_t *half, se_error *err)
+static se_status put_rows(se_job *J, const se_batch *B, const se_planrec *recs, const float *h, const int64_t *starts,
+                          float *pooled, int32_t *skips, uint16_t *half, se_error *err)
 {
     const int d = J->d;
     se_status ls = SE_OK;
     if (J->o->pooling == SE_POOL_NONE) {
         for (int32_t i = 0; i < B->count && !ls; i++) {
-            const se_window *w = &J->win[J->order[B->first + i]];
+            const se_planrec *w = &recs[i];
             float *rows = (float *)h + (size_t)starts[i] * d;
             if (J->o->normalize) se_l2_normalize(rows, w->len, d);
             if (J->o->out_f16) {
@@ -147,17 +148,15 @@ static se_status put_rows(se_job *J, const se_batch *B, const float *h, const in
     } else {
         if (J->o->head) {
             /* the prompt sits in a text document's first window only */
-            for (int32_t i = 0; i < B->count; i++) {
-                const se_window *w = &J->win[J->order[B->first + i]];
-                skips[i] = J->docs[w->doc].is_text && w->start == 0 ? J->prompt_skip : 0;
-            }
+            for (int32_t i = 0; i < B->count; i++)
+                skips[i] = (recs[i].flags & SE_WIN_TEXT) && recs[i].start == 0 ? J->prompt_skip : 0;
             se_head_apply(J->o->head, pooled, h, starts, B->count, skips, 0);
         } else {
             se_pool(pooled, h, d, starts, B->count, J->o->pooling, 0);
         }
         for (int32_t i = 0; i < B->count && !ls; i++)
             ls = se_pwrite_full(J->store_fd, pooled + (size_t)i * d, (size_t)d * sizeof(float),
-                                J->order[B->first + i] * d * (int64_t)sizeof(float), J->store_path, err);
+                                recs[i].row * d * (int64_t)sizeof(float), J->store_path, err);
     }
     return ls;
 }
@@ -179,8 +178,7 @@ se_status se_encode_run(se_job *J, se_error *err)
         if (J->batches[b].tokens > max_batch_tok) max_batch_tok = J->batches[b].tokens;
         if (J->batches[b].count > max_count) max_count = J->batches[b].count;
     }
-    for (int64_t w = 0; w < J->n_win; w++)
-        if (J->win[w].len > max_len) max_len = J->win[w].len;
+    if (J->n_len - 1 > max_len) max_len = J->n_len - 1; /* the longest window */
     int64_t *mine = malloc((size_t)(n_todo + 1) * sizeof *mine), n_mine = 0, n_static = 0, pos = 0;
     int64_t *load = malloc((size_t)g->dp_size * sizeof *load);
     if (todo && mine && load) n_static = static_share(J, todo, n_todo, mine, &n_mine, load);
@@ -194,9 +192,10 @@ se_status se_encode_run(se_job *J, se_error *err)
     int64_t *starts = malloc((size_t)(max_count + 1) * sizeof *starts);
     float *pooled = malloc((size_t)max_count * (size_t)d * sizeof(float));
     int32_t *skips = calloc((size_t)max_count, sizeof *skips);
+    se_planrec *recs = malloc((size_t)max_count * sizeof *recs);
     uint16_t *half = o->out_f16 && o->pooling == SE_POOL_NONE ? malloc((size_t)max_len * (size_t)d * sizeof *half) : NULL;
     se_pending pend = {.batch = malloc((size_t)(sync_k + 1) * sizeof(int64_t)), .cap = sync_k, .last = se_time_now()};
-    if (!todo || !mine || !load || !ids || !types || !starts || !pooled || !skips || !pend.batch ||
+    if (!todo || !mine || !load || !ids || !types || !starts || !pooled || !skips || !recs || !pend.batch ||
         (o->out_f16 && o->pooling == SE_POOL_NONE && !half))
         st = se_error_set(err, SE_ENOMEM, "cannot allocate batch buffers");
     if (!st) st = se_workspace_create(J->model, max_batch_tok, max_len, o->sp, &ws, err);
@@ -206,7 +205,7 @@ se_status se_encode_run(se_job *J, se_error *err)
     se_status cs = se_counter_create(g->world, C_SLOTS, &cnt, &merr);
     if (!st && cs) st = cs, *err = merr;
     st = se_dist_agree(g->world, st, err);
-    se_doc_cache cache = {.doc = -1};
+    se_doc_cache cache = {.src = -1};
     int64_t done_tok0 = 0;
     for (int64_t b = 0; b < J->n_batches; b++)
         if (J->done[b]) done_tok0 += J->batches[b].tokens;
@@ -257,13 +256,13 @@ se_status se_encode_run(se_job *J, se_error *err)
         /* 2. its windows' tokens; a rank that could not read its input must
          * not leave the others waiting inside the forward's collectives */
         int n_last = 0;
-        ls = gather(J, &cache, B, ids, types, starts, &n_last, err);
+        ls = gather(J, &cache, B, recs, ids, types, starts, &n_last, err);
         ls = se_dist_agree(g->tp, ls, err);
         /* 3. encode (collective in the TP group), pool, write in place */
         const float *h = NULL;
         if (!ls) ls = se_model_forward(J->model, ws, ids, types, starts, B->count, g->tp, o->sp, &h, NULL, err);
         if (!ls && g->tp_rank == 0) {
-            ls = put_rows(J, B, h, starts, pooled, skips, half, err);
+            ls = put_rows(J, B, recs, h, starts, pooled, skips, half, err);
             if (!ls) pend.batch[pend.n++] = b;
             if (!ls && (pend.n >= pend.cap || se_time_now() - pend.last >= sync_s)) ls = se_store_flush(J, &pend, err);
         }
@@ -307,7 +306,7 @@ se_status se_encode_run(se_job *J, se_error *err)
     se_counter_free(cnt);
     se_workspace_free(ws);
     se_doc_cache_free(&cache);
-    free(todo), free(mine), free(load), free(ids), free(types), free(starts), free(pooled), free(skips), free(pend.batch),
+    free(todo), free(mine), free(load), free(ids), free(types), free(starts), free(pooled), free(skips), free(recs), free(pend.batch),
         free(half);
     J->t_encode = se_time_now() - t0;
     return st;

@@ -2,6 +2,7 @@
  * and the renames into the final names, meta.json (the mark of a complete
  * job) last, each followed by an fsync of the directory. */
 #include <errno.h>
+#include <fcntl.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,47 +17,121 @@ void se_job_path(char *buf, size_t cap, const char *prefix, const char *suffix)
     snprintf(buf, cap, "%s%s", prefix, suffix);
 }
 
-/* ids.txt: unit by unit in file order, each from its owner's part (read
- * front to back: a rank's units are in file order too). A document without
- * an id was written as "\L<line in its unit>" and becomes FILE:LINE here. */
-static se_status write_ids(se_job *J, se_error *err)
+se_status se_job_create_sized(const se_job *J, const char *path, const char *hdr, size_t hlen, int64_t bytes,
+                            se_error *err)
 {
-    char out[4200], part[4200];
-    int P = J->g->world_size;
-    se_job_path(out, sizeof out, J->o->output, ".ids.txt.tmp");
-    FILE *f = fopen(out, "wb");
-    if (!f) return se_error_set(err, SE_EIO, "%s: cannot create: %s", out, strerror(errno));
-    FILE **parts = calloc((size_t)P, sizeof *parts);
-    se_status st = parts ? SE_OK : se_error_set(err, SE_ENOMEM, "cannot allocate");
-    for (int r = 0; r < P && !st; r++) {
-        snprintf(part, sizeof part, "%s.ids.part%d", J->o->output, r);
-        if (!(parts[r] = fopen(part, "rb"))) st = se_error_set(err, SE_EIO, "%s: cannot open: %s", part, strerror(errno));
+    se_status st = SE_OK;
+    if (J->g->world_rank == 0) {
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) st = se_error_set(err, SE_EIO, "%s: cannot create: %s", path, strerror(errno));
+        if (!st && hlen) st = se_pwrite_full(fd, hdr, hlen, 0, path, err);
+        if (!st && ftruncate(fd, (off_t)(hlen + (size_t)bytes)) != 0)
+            st = se_error_set(err, SE_EIO, "%s: cannot size: %s", path, strerror(errno));
+        se_status cs = se_fd_close(&fd, path, st ? NULL : err);
+        if (!st) st = cs;
     }
-    char *line = NULL, name[4400];
+    return se_dist_agree(J->g->world, st, err);
+}
+
+/* Output bytes buffered for one pwrite; with fd < 0 only counted. */
+typedef struct {
+    int fd;
+    const char *path;
+    int64_t at; /* file offset of buf[0] */
+    char *buf;
+    size_t n, cap;
+} ids_out;
+
+static se_status ids_flush(ids_out *o, se_error *err)
+{
+    se_status st = o->fd >= 0 && o->n ? se_pwrite_full(o->fd, o->buf, o->n, o->at, o->path, err) : SE_OK;
+    o->at += (int64_t)o->n, o->n = 0;
+    return st;
+}
+
+static se_status ids_put(ids_out *o, const char *p, size_t k, se_error *err)
+{
+    se_status st = o->n + k > o->cap ? ids_flush(o, err) : SE_OK;
+    if (st) return st;
+    if (k > o->cap) { /* a line longer than the buffer goes on its own */
+        st = o->fd >= 0 ? se_pwrite_full(o->fd, p, k, o->at, o->path, err) : SE_OK;
+        o->at += (int64_t)k;
+        return st;
+    }
+    memcpy(o->buf + o->n, p, k);
+    o->n += k;
+    return SE_OK;
+}
+
+/* This rank's part of ids.txt: its units in file order, each from its
+ * PREFIX.ids.part<r>; a document without an id was written as "\L<line in
+ * its unit>" and becomes FILE:LINE here. From offset o->at on; with fd < 0
+ * it only counts the bytes (the first pass, for the offsets). */
+static se_status put_ids(se_job *J, ids_out *o, se_error *err)
+{
+    char part[4200], name[4400];
+    snprintf(part, sizeof part, "%s.ids.part%d", J->o->output, J->g->world_rank);
+    FILE *p = fopen(part, "rb");
+    se_status st = p ? SE_OK : se_error_set(err, SE_EIO, "%s: cannot open: %s", part, strerror(errno));
+    char *line = NULL, *esc = malloc(2 * sizeof name + 2);
     size_t cap = 0;
+    if (!st && !esc) st = se_error_set(err, SE_ENOMEM, "cannot allocate");
     for (int u = 0; u < J->n_units && !st; u++) {
         const se_unit *un = &J->units[u];
-        FILE *p = parts[un->owner];
+        if (un->owner != J->g->world_rank) continue;
         for (int64_t left = un->id_bytes; left > 0 && !st;) {
             ssize_t k = getline(&line, &cap, p);
             if (k <= 0) {
-                st = se_error_set(err, SE_EIO, "%s.ids.part%d: ends early", J->o->output, un->owner);
+                st = se_error_set(err, SE_EIO, "%s: ends early", part);
                 break;
             }
             left -= k;
             if (k > 2 && line[0] == '\\' && line[1] == 'L') {
                 snprintf(name, sizeof name, "%s:%lld", J->src[un->src].path, atoll(line + 2) + (long long)un->line_base);
-                if (se_job_put_id(f, name) != 0) st = se_error_set(err, SE_EIO, "%s: write failed: %s", out, strerror(errno));
-            } else if (fwrite(line, 1, (size_t)k, f) != (size_t)k) {
-                st = se_error_set(err, SE_EIO, "%s: write failed: %s", out, strerror(errno));
+                st = ids_put(o, esc, se_job_escape_id(esc, name), err);
+            } else {
+                st = ids_put(o, line, (size_t)k, err);
             }
         }
     }
-    free(line);
-    for (int r = 0; parts && r < P; r++)
-        if (parts[r]) fclose(parts[r]);
-    free(parts);
-    return se_stream_close(f, out, st, err);
+    if (!st) st = ids_flush(o, err);
+    free(line), free(esc);
+    if (p) fclose(p);
+    return st;
+}
+
+/* ids.txt, collective: every rank converts its own part (a first pass
+ * counts its bytes, an exscan gives its offset) and writes it in place, so
+ * no rank reads the others' ids and the merge runs in parallel. */
+static se_status write_ids(se_job *J, se_error *err)
+{
+    const se_grid *g = J->g;
+    char out[4200];
+    se_job_path(out, sizeof out, J->o->output, ".ids.txt.tmp");
+    ids_out o = {.fd = -1, .path = out, .cap = 1 << 20};
+    o.buf = malloc(o.cap);
+    se_status st = o.buf ? put_ids(J, &o, err) : se_error_set(err, SE_ENOMEM, "cannot allocate");
+    int64_t mine = o.at, before = 0, total = 0;
+    if ((st = se_dist_agree(g->world, st, err))) goto done;
+    st = se_dist_exscan_i64(&mine, &before, 1, g->world, err);
+    if (!st) st = se_dist_allreduce_i64(&mine, &total, 1, MPI_SUM, g->world, err);
+    st = se_dist_agree(g->world, st, err);
+    if (!st) st = se_job_create_sized(J, out, NULL, 0, total, err);
+    if (st) goto done;
+    o.at = before, o.n = 0;
+    if (mine > 0) {
+        o.fd = open(out, O_RDWR);
+        if (o.fd < 0) st = se_error_set(err, SE_EIO, "%s: cannot open: %s", out, strerror(errno));
+        if (!st) st = put_ids(J, &o, err);
+        if (!st && o.at != before + mine) st = se_error_set(err, SE_EIO, "%s: ids changed between passes", out);
+        if (!st) st = se_fd_sync(o.fd, out, err); /* durable before rank 0 renames it */
+        se_status cs = se_fd_close(&o.fd, out, st ? NULL : err);
+        if (!st) st = cs;
+    }
+    st = se_dist_agree(g->world, st, err);
+done:
+    free(o.buf);
+    return st;
 }
 
 static void json_str(FILE *f, const char *s)
@@ -85,8 +160,22 @@ static const char *window_rule(se_pooling p)
 
 /* Per group: tokens, batches, busy s, syncs, sync s, wait s (waiting for work). */
 #define SE_GROUP_FIGS 6
+/* per rank: those, then its peak resident memory (bytes) */
+#define SE_RANK_FIGS (SE_GROUP_FIGS + 1)
 
-static se_status write_meta(se_job *J, const double *group_fig, double total, se_error *err)
+/* Peak resident set of this process (VmHWM, Linux /proc), bytes; 0 if unknown. */
+static double peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kb = strtod(line + 6, NULL);
+    if (f) fclose(f);
+    return kb * 1024;
+}
+
+static se_status write_meta(se_job *J, const double *group_fig, const double *rss, double total, se_error *err)
 {
     const se_embed_opts *o = J->o;
     const se_grid *g = J->g;
@@ -150,8 +239,10 @@ static se_status write_meta(se_job *J, const double *group_fig, double total, se
     fprintf(f, "%s],\n", J->n_skips ? "\n  " : "");
     fprintf(f, "  \"grid\": {\"world_size\": %d, \"tp\": %d, \"dp\": %d, \"threads_per_rank\": %d},\n", g->world_size,
             g->tp_size, g->dp_size, omp_get_max_threads());
-    fprintf(f, "  \"compute\": {\"isa\": \"%s\", \"gemm\": \"%s\", \"deterministic\": %s, \"gemm_library\": ",
-            se_isa_name(se_isa_current()), se_gemm_name(se_gemm_current()), se_gemm_deterministic() ? "true" : "false");
+    fprintf(f, "  \"compute\": {\"isa\": \"%s\", \"gemm\": \"%s\", \"precision\": \"%s\", \"precision_path\": \"%s\", "
+               "\"deterministic\": %s, \"gemm_library\": ",
+            se_isa_name(se_isa_current()), se_gemm_name(se_gemm_current()), se_precision_name(se_gemm_precision()),
+            se_gemm_precision_path(), se_gemm_deterministic() ? "true" : "false");
     json_str(f, se_gemm_info());
     fprintf(f, "},\n");
     fprintf(f, "  \"groups\": [");
@@ -166,12 +257,23 @@ static se_status write_meta(se_job *J, const double *group_fig, double total, se
         if (v[2] > mx) mx = v[2];
         if (v[2] > 0 && v[5] / v[2] > wait_share) wait_share = v[5] / v[2];
     }
-    fprintf(f, "\n  ],\n  \"slowest_group_busy_over_mean\": %.4f,\n  \"max_wait_over_busy\": %.4f,\n",
+    /* memory per rank (issue 13): the index, plan and ids stay on disk, so
+     * this is the model, its workspace and the batch list */
+    double rss_max = 0;
+    fprintf(f, "\n  ],\n  \"memory\": {\"peak_rss_mib_per_rank\": [");
+    for (int r = 0; r < g->world_size; r++) {
+        fprintf(f, "%s%.1f", r ? ", " : "", rss[r] / (1 << 20));
+        if (rss[r] > rss_max) rss_max = rss[r];
+    }
+    fprintf(f, "], \"peak_rss_mib_max\": %.1f, \"documents_per_rank\": %.0f},", rss_max / (1 << 20),
+            (double)J->n_docs / g->world_size);
+    fprintf(f, "\n  \"slowest_group_busy_over_mean\": %.4f,\n  \"max_wait_over_busy\": %.4f,\n",
             mean > 0 ? mx / mean : 1.0, wait_share);
     fprintf(f,
-            "  \"timings\": {\"index_seconds\": %.3f, \"encode_seconds\": %.3f, \"assemble_seconds\": %.3f, "
+            "  \"timings\": {\"index_seconds\": %.3f, \"plan_file_seconds\": %.3f, \"encode_seconds\": %.3f, "
+            "\"assemble_seconds\": %.3f, "
             "\"total_seconds\": %.3f, \"tokens_per_s\": %.1f, \"index_mb_per_s_per_rank\": %.2f}\n}\n",
-            J->t_index, J->t_encode, J->t_assemble, total,
+            J->t_index, J->t_plan, J->t_encode, J->t_assemble, total,
             J->t_encode > 0 ? (double)J->n_tokens_total / J->t_encode : 0.0, se_corpus_mb_per_s(J));
     return se_stream_close(f, path, SE_OK, err);
 }
@@ -189,23 +291,26 @@ se_status se_output_finish(se_job *J, double t_start, se_error *err)
     const se_grid *g = J->g;
     const se_embed_opts *o = J->o;
     /* per-group figures for meta.json */
-    double mine[SE_GROUP_FIGS] = {(double)J->my_tokens, (double)J->my_batches, J->busy,
-                                  (double)J->n_syncs,   J->t_sync,           J->t_wait};
-    double *all = g->world_rank == 0 ? calloc((size_t)g->world_size * SE_GROUP_FIGS, sizeof(double)) : NULL;
+    double mine[SE_RANK_FIGS] = {(double)J->my_tokens, (double)J->my_batches, J->busy,
+                                 (double)J->n_syncs,   J->t_sync,           J->t_wait, peak_rss()};
+    double *all = g->world_rank == 0 ? calloc((size_t)g->world_size * (SE_RANK_FIGS + 1), sizeof(double)) : NULL;
     se_status st = g->world_rank == 0 && !all ? se_error_set(err, SE_ENOMEM, "cannot allocate group figures") : SE_OK;
     void *got = NULL;
     int64_t bytes = 0;
     se_error merr;
     se_status ms = se_dist_gatherv_bytes(mine, sizeof mine, &got, &bytes, 0, g->world, &merr);
     if (!st && ms) st = ms, *err = merr;
+    st = se_dist_agree(g->world, st, err);
+    if (!st) st = write_ids(J, err);
     if (!st && g->world_rank == 0) {
         memcpy(all, got, (size_t)bytes);
+        double *rss = all + (size_t)g->world_size * SE_RANK_FIGS; /* its spare row */
+        for (int r = 0; r < g->world_size; r++) rss[r] = all[SE_RANK_FIGS * r + SE_GROUP_FIGS];
         /* keep the TP leaders' figures: one row per group */
         for (int i = 0; i < g->dp_size; i++)
             for (int k = 0; k < SE_GROUP_FIGS; k++)
-                all[SE_GROUP_FIGS * i + k] = all[SE_GROUP_FIGS * (i * g->tp_size) + k];
-        st = write_ids(J, err);
-        if (!st) st = write_meta(J, all, se_time_now() - t_start, err);
+                all[SE_GROUP_FIGS * i + k] = all[SE_RANK_FIGS * (i * g->tp_size) + k];
+        st = write_meta(J, all, rss, se_time_now() - t_start, err);
         /* final names only now; meta.json, the mark of a complete job, last */
         if (!st && o->pooling == SE_POOL_NONE) st = rename_tmp(o->output, ".tokens.npy", err);
         if (!st) st = rename_tmp(o->output, o->pooling == SE_POOL_NONE ? ".offsets.npy" : ".npy", err);

@@ -1,64 +1,73 @@
 /* Windows and batches: deterministic from the index and the options alone
  * (not from the number of ranks), so a resumed job or one on another grid
- * encodes exactly the same batches. */
+ * encodes exactly the same batches.
+ *
+ * Why a histogram: batches are runs of the windows sorted longest first,
+ * ties by window index. Windows of one length are therefore consecutive and
+ * in document order, so the length histogram alone fixes the order (the
+ * windows of length L sit at start[L] + their rank among length-L windows)
+ * and the batches. The plan costs O(longest window + batches) memory, not
+ * O(windows): no rank needs the other ranks' windows to plan (sorted.c
+ * places each window at its position in a shared file). */
 #include <stdlib.h>
 
 #include "job/embed_internal.h"
 
-int64_t se_plan_windows(const se_docrec *docs, int64_t n_docs, int64_t N, int64_t S, se_window *out)
+int64_t se_plan_doc_nwin(int64_t n_tok, int is_text, int64_t N, int64_t S)
 {
-    int64_t nw = 0, tok = 0;
-    for (int64_t d = 0; d < n_docs; d++) {
-        int64_t c = docs[d].n_tok, extra = docs[d].is_text ? 2 : 0;
-        int64_t W = N > 0 ? N - extra : c; /* content tokens per window */
-        if (c == 0 && !extra) continue;     /* empty pre-tokenised document: no window, a zero row */
-        int64_t start = 0;
+    int64_t extra = is_text ? 2 : 0, W = N > 0 ? N - extra : n_tok; /* content tokens per window */
+    if (n_tok == 0 && !extra) return 0;                             /* empty pre-tokenised document: a zero row */
+    if (n_tok <= W) return 1;
+    /* starts 0, S, 2S, ... up to the first k with k*S + W >= n_tok */
+    return (n_tok - W + S - 1) / S + 1;
+}
+
+int32_t se_plan_doc_win(int64_t n_tok, int is_text, int64_t N, int64_t S, int64_t k, int64_t *start)
+{
+    int64_t extra = is_text ? 2 : 0, W = N > 0 ? N - extra : n_tok;
+    int64_t s = N > 0 ? k * S : 0, len = n_tok - s < W ? n_tok - s : W;
+    *start = s;
+    return (int32_t)(len + extra);
+}
+
+void se_plan_class_starts(const int64_t *hist, int64_t n_len, int64_t *start)
+{
+    int64_t pos = 0;
+    for (int64_t L = n_len - 1; L >= 0; L--) start[L] = pos, pos += hist[L];
+}
+
+/* The greedy packing of the sorted order, a length class at a time: as
+ * many windows of the current length as still fit, exactly what taking
+ * them one by one would give. */
+int64_t se_plan_batches(const int64_t *hist, int64_t n_len, int64_t B, se_batch *batches)
+{
+    const int64_t cap = 1 << 20; /* windows per batch, so that counts stay small */
+    int64_t nb = 0, pos = 0, L = n_len - 1, rem = L >= 0 ? hist[L] : 0;
+    for (;;) {
+        int64_t first = pos, tokens = 0, count = 0;
         for (;;) {
-            int64_t len = c - start < W ? c - start : W;
-            if (out) {
-                out[nw] = (se_window){.doc = d, .start = start, .tok_off = tok, .len = (int32_t)(len + extra),
-                                      .last = 0};
-            }
-            nw++;
-            tok += len + extra;
-            if (start + W >= c) break;
-            start += S;
+            while (rem == 0 && L > 0) rem = hist[--L];
+            if (rem == 0 || L == 0) break; /* no window has length 0 (se_plan_doc_nwin) */
+            int64_t take = (B - tokens) / L;
+            if (take > rem) take = rem;
+            if (take > cap - count) take = cap - count;
+            if (take <= 0) break;
+            tokens += take * L, count += take, rem -= take, pos += take;
         }
-        if (out) out[nw - 1].last = 1;
-    }
-    return nw;
-}
-
-static const se_window *g_sort_w;
-static int cmp_len_desc(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    int32_t lx = g_sort_w[x].len, ly = g_sort_w[y].len;
-    if (lx != ly) return lx > ly ? -1 : 1;
-    return x < y ? -1 : x > y;
-}
-
-int64_t se_plan_batches(const se_window *w, int64_t n_win, int64_t B, int64_t *order, se_batch *batches)
-{
-    for (int64_t i = 0; i < n_win; i++) order[i] = i;
-    g_sort_w = w;
-    qsort(order, (size_t)n_win, sizeof *order, cmp_len_desc);
-    int64_t nb = 0, i = 0;
-    while (i < n_win) {
-        int64_t first = i, tokens = 0;
-        while (i < n_win && tokens + w[order[i]].len <= B && i - first < 1 << 20) tokens += w[order[i++]].len;
-        if (i == first) tokens = w[order[i++]].len; /* a window longer than B still gets a batch of its own */
-        batches[nb++] = (se_batch){.first = first, .count = (int32_t)(i - first), .tokens = (int32_t)tokens};
+        if (count == 0 && rem > 0 && L > 0) /* a window longer than B still gets a batch of its own */
+            tokens = L, count = 1, rem--, pos++;
+        if (count == 0) break;
+        if (batches) batches[nb] = (se_batch){.first = first, .count = (int32_t)count, .tokens = (int32_t)tokens};
+        nb++;
     }
     return nb;
 }
 
-uint64_t se_plan_hash(const se_window *w, int64_t n_win, const int64_t *order, const se_batch *b, int64_t n_batches)
+uint64_t se_plan_hash(const int64_t *hist, int64_t n_len, const se_batch *b, int64_t n_batches)
 {
     uint64_t h = SE_FNV_INIT;
-    h = se_fnv1a64(h, &n_win, sizeof n_win);
-    h = se_fnv1a64(h, w, (size_t)n_win * sizeof *w);
-    h = se_fnv1a64(h, order, (size_t)n_win * sizeof *order);
+    h = se_fnv1a64(h, &n_len, sizeof n_len);
+    h = se_fnv1a64(h, hist, (size_t)n_len * sizeof *hist);
     h = se_fnv1a64(h, &n_batches, sizeof n_batches);
     return se_fnv1a64(h, b, (size_t)n_batches * sizeof *b);
 }

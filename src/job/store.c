@@ -85,9 +85,9 @@ se_status se_store_fingerprint(se_job *J, se_error *err)
              (long long)J->batch_tokens, J->g->tp_size, o->sp && J->g->tp_size > 1, o->on_error_fail ? "fail" : "skip");
     /* the sentence-transformers head as resolved (modes, Dense, Normalize, overrides) and the prompt */
     size_t ol = strlen(fp->options);
-    /* the GEMM backend and --deterministic move the last bits too */
-    snprintf(fp->options + ol, sizeof fp->options - ol, " gemm=%s deterministic=%d", se_gemm_name(se_gemm_current()),
-             se_gemm_deterministic());
+    /* the GEMM backend, --precision and --deterministic move the bits too */
+    snprintf(fp->options + ol, sizeof fp->options - ol, " gemm=%s precision=%s deterministic=%d",
+             se_gemm_name(se_gemm_current()), se_precision_name(se_gemm_precision()), se_gemm_deterministic());
     ol = strlen(fp->options);
     snprintf(fp->options + ol, sizeof fp->options - ol, " head=%016llx prompt=%016llx",
              o->head ? (unsigned long long)se_fnv1a64(SE_FNV_INIT, o->head->desc, strlen(o->head->desc)) : 0ULL,
@@ -100,7 +100,7 @@ se_status se_store_fingerprint(se_job *J, se_error *err)
     ol = strlen(fp->options);
     snprintf(fp->options + ol, sizeof fp->options - ol, " fields=%016llx dtype=%s", (unsigned long long)fh,
              o->out_f16 ? "f16" : "f32");
-    fp->plan_hash = se_plan_hash(J->win, J->n_win, J->order, J->batches, J->n_batches);
+    fp->plan_hash = se_plan_hash(J->hist, J->n_len, J->batches, J->n_batches);
     fp->n_batches = J->n_batches;
     se_status st = list_model_files(o->model_dir, "", fp, err);
     if (!st) qsort(fp->files, (size_t)fp->n_files, sizeof fp->files[0], cmp_name);

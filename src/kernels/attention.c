@@ -82,8 +82,16 @@ void se_attention_biased(float *out, int ldo, const float *q, int ldq, const flo
                          const se_att_bias *bias, float *ws)
 {
     if (n_seq <= 0 || n_heads <= 0 || d_head <= 0) return;
-    const int bq = g_bq, bk = g_bk;
+    const int bk = g_bk;
     const int H = n_heads;
+    /* Few items for the threads (small batches, TP's few local heads): halve
+     * the query tile until there are >= 2 items a thread (or the tile is 32
+     * rows), so every thread gets work. A row's result does not depend on the
+     * tile it sits in, but the split follows the thread count, so
+     * --deterministic keeps the fixed tile. */
+    int bq = g_bq;
+    const int64_t want = 2 * (int64_t)omp_get_max_threads();
+    while (!se_gemm_deterministic() && bq > 32 && (seq_start[n_seq] / bq + n_seq) * H < want) bq /= 2;
 
     /* Work items are (query-tile slot, head). Slots are numbered without a
      * table: sequence s owns slots [slot0(s), slot0(s+1)) with

@@ -117,6 +117,8 @@ se_status se_workspace_create(const se_model *m, int64_t max_tok, int64_t max_se
     ws->big = se_alloc(big_floats(m, max_tok), sizeof(float));
     ws->attn_ws = se_alloc(se_attention_ws_floats(se_num_threads(), m->d_head), sizeof(float));
     int ok = ws->x && ws->y && ws->big && ws->attn_ws;
+    se_error rerr;
+    if (ok && se_gemm_reserve(max_tok, &rerr)) ok = 0; /* bf16-native: the rounded activations */
     if (ws->sp) {
         ws->yloc = se_alloc((size_t)(max_tok / T + 1) * d, sizeof(float));
         ws->counts = calloc((size_t)T, sizeof(int));

@@ -49,8 +49,12 @@ static float *take(arena *a, size_t n)
 }
 
 /* Lays out every tensor of the model in the arena, per the recipe. Called
- * twice: once with base == NULL to measure, once to assign the pointers. */
-static void layout(se_model *m, arena *a)
+ * twice: once with base == NULL to measure, once to assign the pointers.
+ * stage (precision bf16, else NULL): the four layer matrices of every layer
+ * go there instead, all layers at the same offsets: each layer is loaded,
+ * packed into its bf16 handles (se_weight_pack copies) and overwritten by the
+ * next, so the fp32 matrices are never all held at once. */
+static void layout(se_model *m, arena *a, arena *stage)
 {
     const se_model_config *c = &m->cfg;
     const se_recipe *R = m->recipe;
@@ -83,15 +87,17 @@ static void layout(se_model *m, arena *a)
     const se_layer_names *N = &R->layer;
     size_t w1_rows = R->ffn == SE_FFN_GATED ? 2 * nf : nf;
     size_t rep = a->used - rep0, lay = 0;
+    arena *aw = stage ? stage : a;
     for (int l = 0; l < c->n_layers; l++) {
         se_layer *L = &m->layers[l];
         size_t u0 = a->used;
-        L->wqkv = take(a, 3 * dl * d);
+        if (stage) stage->used = 0;
+        L->wqkv = take(aw, 3 * dl * d);
         L->bqkv = N->qkv_b[0] && !(c->no_bias & SE_NOBIAS_QKV) ? take(a, 3 * dl) : NULL;
-        L->wo = take(a, d * dl);
-        L->w1 = take(a, w1_rows * d);
+        L->wo = take(aw, d * dl);
+        L->w1 = take(aw, w1_rows * d);
         L->b1 = (N->b1 || N->b1_halves[0]) && !(c->no_bias & SE_NOBIAS_FC1) ? take(a, w1_rows) : NULL;
-        L->w2 = take(a, d * nf);
+        L->w2 = take(aw, d * nf);
         lay += a->used - u0;
         u0 = a->used;
         L->bo = N->bo && !(c->no_bias & SE_NOBIAS_O) ? take(a, d) : NULL;
@@ -171,8 +177,8 @@ static se_status model_alloc(const se_model_config *cfg, int tp_rank, int tp_siz
         return st;
     }
     m->layers = calloc((size_t)cfg->n_layers, sizeof *m->layers);
-    arena a = {0};
-    layout(m, &a);
+    arena a = {0}, st_a = {0}, *stage = se_gemm_precision() == SE_PREC_BF16 ? &st_a : NULL;
+    if (m->layers) layout(m, &a, stage);
     m->arena = se_alloc(a.used, sizeof(float));
     if (!m->layers || !m->arena) {
         size_t bytes = a.used * sizeof(float);
@@ -183,7 +189,16 @@ static se_status model_alloc(const se_model_config *cfg, int tp_rank, int tp_siz
     m->arena_floats = a.used;
     a.base = m->arena;
     a.used = 0;
-    layout(m, &a);
+    if (stage) {
+        m->stage = se_alloc(st_a.used, sizeof(float));
+        if (!m->stage) {
+            se_model_free(m);
+            return se_error_set(err, SE_ENOMEM, "cannot allocate %.1f MiB to stage one layer's weights",
+                                (double)st_a.used * sizeof(float) / (1 << 20));
+        }
+        st_a.base = m->stage;
+    }
+    layout(m, &a, stage);
     memset(m->zeros, 0, sizeof(float) * (size_t)(m->cfg.d_model > m->cfg.emb_size ? m->cfg.d_model : m->cfg.emb_size));
     if (m->rope_cs) build_rope(m);
     /* ALiBi: local head h is global head h0 + h, whose slope depends on the
@@ -194,25 +209,37 @@ static se_status model_alloc(const se_model_config *cfg, int tp_rank, int tp_siz
     return SE_OK;
 }
 
-/* Packs every layer's matrices once for the GEMM backend in use, after the
- * arena holds their values; a backend that copies them into its own layout
- * adds those bytes to layer_bytes. */
-static se_status prepack(se_model *m, se_error *err)
+/* Packs layer l's matrices once for the GEMM backend in use, right after
+ * they hold their values; a backend that copies them into its own layout
+ * (or bf16) adds those bytes to layer_bytes. With a staging area (bf16) the
+ * fp32 matrices are dropped once the last layer is packed (prepack_done). */
+static se_status prepack(se_model *m, int l, se_error *err)
 {
     const int d = m->cfg.d_model, dl = m->shard.nh * m->d_head, nf = m->shard.nf;
     /* gated: W1 gives both halves, the activation comes with the product (forward) */
     const int gated = m->recipe->ffn == SE_FFN_GATED, n1 = gated ? 2 * nf : nf, act1 = gated ? -1 : (int)m->cfg.act;
-    se_status st = SE_OK;
-    for (int l = 0; !st && l < m->cfg.n_layers; l++) {
-        se_layer *L = &m->layers[l];
-        if (!(st = se_weight_pack(&L->p_qkv, L->wqkv, 3 * dl, d, L->bqkv != NULL, -1, err)) &&
-            !(st = se_weight_pack(&L->p_o, L->wo, d, dl, 0, -1, err)) &&
-            !(st = se_weight_pack(&L->p_1, L->w1, n1, d, L->b1 != NULL, act1, err)))
-            st = se_weight_pack(&L->p_2, L->w2, d, nf, 0, -1, err);
-        m->layer_bytes += se_weight_extra_bytes(L->p_qkv) + se_weight_extra_bytes(L->p_o) +
-                          se_weight_extra_bytes(L->p_1) + se_weight_extra_bytes(L->p_2);
-    }
+    se_layer *L = &m->layers[l];
+    se_status st;
+    if (!(st = se_weight_pack(&L->p_qkv, L->wqkv, 3 * dl, d, L->bqkv != NULL, -1, err)) &&
+        !(st = se_weight_pack(&L->p_o, L->wo, d, dl, 0, -1, err)) &&
+        !(st = se_weight_pack(&L->p_1, L->w1, n1, d, L->b1 != NULL, act1, err)))
+        st = se_weight_pack(&L->p_2, L->w2, d, nf, 0, -1, err);
+    m->layer_bytes += se_weight_extra_bytes(L->p_qkv) + se_weight_extra_bytes(L->p_o) + se_weight_extra_bytes(L->p_1) +
+                      se_weight_extra_bytes(L->p_2);
     return st;
+}
+
+/* After the last layer is packed: the staged fp32 matrices go (bf16 keeps
+ * only the handles' copies), their pointers with them. */
+static void prepack_done(se_model *m)
+{
+    if (!m->stage) return;
+    se_free(m->stage);
+    m->stage = NULL;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        se_layer *L = &m->layers[l];
+        L->wqkv = L->wo = L->w1 = L->w2 = NULL;
+    }
 }
 
 void se_model_free(se_model *m)
@@ -225,6 +252,7 @@ void se_model_free(se_model *m)
         se_weight_free(m->layers[l].p_2);
     }
     se_free(m->arena);
+    se_free(m->stage);
     free(m->layers);
     free(m);
 }
@@ -471,7 +499,8 @@ se_status se_model_load(const char *dir, int tp_rank, int tp_size, se_model **ou
         }
     }
     st = load_embeddings(&ld, m, err);
-    for (int l = 0; !st && l < cfg.n_layers; l++) st = load_layer(&ld, m, l, err);
+    for (int l = 0; !st && l < cfg.n_layers; l++)
+        if (!(st = load_layer(&ld, m, l, err))) st = prepack(m, l, err);
     /* after the loads, so that a missing tensor is the message for a wrong family */
     if (!st) st = check_unused(f, R, ld.prefix, err);
     if (!st) {
@@ -485,11 +514,11 @@ se_status se_model_load(const char *dir, int tp_rank, int tp_size, se_model **ou
                    se_st_set_path(f), cfg.n_layers, cfg.n_layers);
     }
     se_st_set_close(f);
-    if (!st) st = prepack(m, err);
     if (st) {
         se_model_free(m);
         return st;
     }
+    prepack_done(m);
     *out = m;
     return SE_OK;
 }
@@ -581,11 +610,12 @@ se_status se_model_init_random(const se_model_config *cfg, uint64_t seed, int tp
         FILL(ln2_g, "ln2g", 1, 0, d, 0, 1, 1, 0.05f);
         if (N->ln2_b) { FILL(ln2_b, "ln2b", 1, 0, d, 0, 1, 0, 0.05f); }
 #undef FILL
+        if ((st = prepack(m, l, err))) {
+            se_model_free(m);
+            return st;
+        }
     }
-    if ((st = prepack(m, err))) {
-        se_model_free(m);
-        return st;
-    }
+    prepack_done(m);
     *out = m;
     return SE_OK;
 }
@@ -599,6 +629,9 @@ se_status se_model_save(const se_model *m, const char *dir, se_dtype dtype, se_e
                             m->shard.tp_rank, m->shard.tp_size);
     const se_model_config *c = &m->cfg;
     const se_recipe *R = m->recipe;
+    if (c->n_layers > 0 && !m->layers[0].wqkv)
+        return se_error_set(err, SE_EUNSUPPORTED, "a model loaded with precision bf16 keeps no fp32 layer weights to "
+                                                  "save (load it with --precision fp32)");
     if (R->norm != SE_NORM_POST || R->ffn != SE_FFN_DENSE || R->pos == SE_POS_ROPE)
         return se_error_set(err, SE_EUNSUPPORTED, "saving a %s model is not implemented (post-LN dense families only)",
                             R->family);
