@@ -93,7 +93,9 @@ float se_f16_to_f32(uint16_t h);
  * recipe (model.h, se_recipe). roberta, xlm-roberta and camembert share one. */
 typedef enum {
     SE_ARCH_BERT = 0, SE_ARCH_VANILLA, SE_ARCH_ROBERTA, SE_ARCH_DISTILBERT, SE_ARCH_ELECTRA, SE_ARCH_MPNET,
-    SE_ARCH_MODERNBERT, SE_ARCH_NOMIC_BERT, SE_ARCH_GTE_NEW, SE_ARCH_COUNT
+    SE_ARCH_MODERNBERT, SE_ARCH_NOMIC_BERT, SE_ARCH_GTE_NEW,
+    SE_ARCH_JINABERT, /* model_type bert + position_embedding_type alibi (JinaBERT-v2, issue 12) */
+    SE_ARCH_COUNT
 } se_arch;
 /* SILU: x·sigmoid(x) (SwiGLU's gate, NomicBERT) */
 typedef enum { SE_ACT_GELU_ERF = 0, SE_ACT_GELU_TANH, SE_ACT_RELU, SE_ACT_SILU } se_act;

@@ -152,8 +152,9 @@ void se_attention(float *out, int ldo, const float *q, int ldq, const float *k, 
 /* The same with an additive per-head score bias that depends only on the
  * key-minus-query distance, added inside the tile loop (no n×n buffer):
  *   score_h(i, j) = q_i·k_j·scale + bias[h·ld + center + (j - i)]
- * (MPNet's relative position buckets; ALiBi's -m_h·|i-j| fits the same
- * table). center must be >= the longest sequence - 1, ld >= 2·center + 1;
+ * (MPNet's relative position buckets; ALiBi's -m_h·|i-j| is computed from
+ * its slopes instead, see below). center must be >= the longest sequence - 1,
+ * ld >= 2·center + 1;
  * h is the local head index. NULL bias = se_attention. Runs the sgemm tiles
  * (the AVX-512 d_head 64 path takes no bias yet). */
 typedef struct {
@@ -163,6 +164,11 @@ typedef struct {
      * local layers); key blocks wholly outside are never visited, so a layer
      * costs O(n·window). 0 = every key. */
     int window;
+    /* ALiBi (Press et al. 2022, symmetric as JinaBERT-v2 builds it): score_h(i, j)
+     * -= slopes[h]·|i - j|, computed in the tile loop from the slope and the
+     * distance (no table, no n×n buffer); h the local head index, so the caller
+     * passes the slopes of its global heads. NULL = none. */
+    const float *slopes;
 } se_att_bias;
 void se_attention_biased(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
                          const int64_t *seq_start, int n_seq, int n_heads, int d_head, float scale,

@@ -15,7 +15,7 @@
  * axes and one loader reads these names; adding a family is one small file
  * src/model/family_<name>.c holding its se_recipe, plus its reference test.
  * Pre-LN, RoPE, gated FFNs and local (sliding-window) layers run (ModernBERT,
- * issue 12); ALiBi is named here so the table has its place, and a recipe that
+ * issue 12), and ALiBi without a position table (JinaBERT-v2); a recipe that
  * uses an axis the forward does not implement is refused by se_recipe_check. */
 typedef enum {
     SE_POS_LEARNED = 0,    /* E_pos[p], p = 0.. (BERT, DistilBERT, ELECTRA) */
@@ -85,6 +85,11 @@ int se_recipe_padding_idx(const se_recipe *r, const se_model_config *cfg);
 void se_recipe_layer_attn(const se_recipe *r, const se_model_config *cfg, int l, int *window, double *theta);
 /* MPNet's bucket of a key-minus-query distance (0..31). */
 int se_recipe_rel_bucket(int rel);
+/* ALiBi slope of global head h of n_heads, as JinaBERT's
+ * _get_alibi_head_slopes lists them (in double): n a power of two: 2^(-8(h+1)/n);
+ * else the c = 2^floor(log2 n) slopes of c, then every other slope of 2c,
+ * 2^(-4(2j+1)/c) for j = h - c. The score of key j for query i gets -m_h·|i-j|. */
+double se_recipe_alibi_slope(int n_heads, int h);
 int64_t se_recipe_max_len(const se_recipe *r, const se_model_config *cfg);
 /* RoPE: the dims rotated per head (cfg->rope_dim, or the whole head), and the
  * inverse frequency of pair i < dim/2 for base theta, in double, for a
@@ -149,6 +154,7 @@ typedef struct {
     size_t layer_bytes;  /* bytes of the sharded layer weights on this rank */
     size_t replicated_bytes; /* embeddings, LayerNorms, row-parallel biases */
     char source[512];    /* folder the weights came from, or "random(seed)" */
+    float *alibi_slopes; /* [nh] SE_ATTB_ALIBI: the slopes of this rank's GLOBAL heads h0.., or NULL */
 } se_model;
 
 /* Loads DIR/config.json and this rank's slices of DIR/model.safetensors, or

@@ -22,9 +22,10 @@ static se_status load_cfg(const char *p, se_model_config *cfg, se_error *err)
 /* Bytes of weights a rank holds under the plan (fp32 after load). */
 static void plan_bytes(const se_model_config *c, const se_shard *s, double *layer, double *repl)
 {
-    double d = c->d_model, dl = (double)s->nh * (c->d_model / c->n_heads), nf = s->nf;
-    *layer = 4.0 * c->n_layers * (3 * dl * d + 3 * dl + d * dl + nf * d + nf + d * nf);
     const se_recipe *R = se_recipe_of(c);
+    double d = c->d_model, dl = (double)s->nh * (c->d_model / c->n_heads), nf = s->nf;
+    double n1 = R->ffn == SE_FFN_GATED ? 2 * nf : nf; /* a gated W1 holds both halves of the units */
+    *layer = 4.0 * c->n_layers * (3 * dl * d + 3 * dl + d * dl + n1 * d + n1 + d * nf);
     double e = c->emb_size > 0 ? c->emb_size : d;
     double emb = (double)c->vocab_size * e;
     if (R->pos_emb) emb += (double)c->max_pos * e;
@@ -67,6 +68,11 @@ int se_cmd_info(int argc, char **argv)
         printf("positions: RoPE on q and k (tables in double), up to %lld tokens per sequence, windows of %lld by "
                "default\n",
                (long long)se_recipe_max_len(R, &c), (long long)se_recipe_default_window(R, &c));
+    else if (R->attn_bias == SE_ATTB_ALIBI)
+        printf("positions: ALiBi in the attention (no position table; slopes of %d heads%s), up to %lld tokens "
+               "per sequence (max_position_embeddings)\n",
+               c.n_heads, (c.n_heads & (c.n_heads - 1)) ? ", not a power of two: interleaved extras" : "",
+               (long long)se_recipe_max_len(R, &c));
     else if (R->pos != SE_POS_SINUSOIDAL)
         printf("positions: learned from index %d, up to %lld tokens per sequence\n", se_recipe_first_pos(R, &c),
                (long long)se_recipe_max_len(R, &c));

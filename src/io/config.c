@@ -151,6 +151,28 @@ static se_status parse_modernbert(json_t *root, const char *name, se_model_confi
     return SE_OK;
 }
 
+/* JinaBERT-v2 (jinaai/jina-bert-implementation, configuration_bert.py
+ * JinaBertConfig and modeling_bert.py JinaBertGLUMLP): model_type "bert" with
+ * position_embedding_type "alibi" and a gated feed_forward_type. The GLU MLP
+ * picks its activation from feed_forward_type alone (reglu: nn.ReLU(), geglu:
+ * nn.GELU(), i.e. erf) and ignores hidden_act; JinaBertConfig's default
+ * "original" keeps BERT's dense FFN beside ALiBi, which no released checkpoint
+ * uses and this runtime does not run, so it is refused by name. */
+static se_status parse_jinabert(json_t *root, const char *name, se_model_config *cfg, se_error *err)
+{
+    const char *ff = NULL;
+    se_status st = get_str(root, name, "feed_forward_type", &ff, err);
+    if (st) return st;
+    if (ff && !strcmp(ff, "geglu")) cfg->act = SE_ACT_GELU_ERF;
+    else if (ff && !strcmp(ff, "reglu")) cfg->act = SE_ACT_RELU;
+    else
+        return se_error_set(err, SE_EUNSUPPORTED,
+                            "%s: feed_forward_type '%.60s' is not supported with position_embedding_type 'alibi' "
+                            "(JinaBERT-v2; supported: geglu, reglu)",
+                            name, ff ? ff : "original (JinaBertConfig's default, key absent)");
+    return SE_OK;
+}
+
 /* A key that must be absent, null or false (a variant the forward does not run). */
 static se_status refuse_true(json_t *root, const char *name, const char *mt, const char *key, se_error *err)
 {
@@ -461,6 +483,9 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
                             cfg->n_heads);
     if (modern) {
         if ((st = parse_modernbert(root, name, cfg, err))) return st;
+    } else if (cfg->arch == SE_ARCH_BERT && pet && !strcmp(pet, "alibi")) {
+        cfg->arch = SE_ARCH_JINABERT; /* no position table: ALiBi in the attention */
+        if ((st = parse_jinabert(root, name, cfg, err))) return st;
     } else if (nomic) {
         if ((st = parse_nomic(root, name, cfg, err))) return st;
     } else if (gte) {
@@ -468,8 +493,8 @@ static se_status parse_root(json_t *root, const char *name, se_model_config *cfg
     } else if (!vanilla) {
         if (pet && strcmp(pet, "absolute"))
             return se_error_set(err, SE_EUNSUPPORTED,
-                                "%s: position_embedding_type '%.100s' is not supported for %s (supported: absolute)",
-                                name, pet, mt);
+                                "%s: position_embedding_type '%.100s' is not supported for %s (supported: absolute%s)",
+                                name, pet, mt, cfg->arch == SE_ARCH_BERT ? ", alibi" : "");
         /* DistilBERT's sinusoidal_pos_embds only initialises the position table
          * (create_sinusoidal_embeddings in modeling_distilbert.py); the table
          * is stored in the checkpoint and read from there like a learned one. */

@@ -35,7 +35,8 @@ typedef struct {
     void (*verf)(float *y, const float *x, size_t n);
     /* One attention work item (sequence at base of length n, query rows
      * q0..q0+qn-1, head h): the any-d_head path with cblas_sgemm products and
- * an optional additive per-head distance bias (MPNet; NULL = none),
+ * an optional additive per-head distance bias (MPNet's table, ALiBi's
+ * slopes; NULL = none),
      * and the register-tiled d_head = 64 path (NULL where the ISA has none). */
     void (*attend_tile)(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
                         int64_t base, int n, int q0, int qn, int h, int dh, float scale, int bk,

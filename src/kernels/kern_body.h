@@ -199,8 +199,24 @@ static void k_attend_tile(float *out, int ldo, const float *q, int ldq, const fl
                 for (int j = 0; j < kn; j++) srow[j] += 1.44269504088896341f * brow[j];
             }
             float mx = srow[0];
+            if (bias && bias->slopes) {
+                /* ALiBi: - log2(e)·m_h·|(k0 + j) - (q0 + i)|, from the slope and the
+                 * distance (exact in float below 2^24 tokens), in the pass that
+                 * takes the row max; JinaBertEncoder's alibi = -slopes·|memory -
+                 * context|, symmetric for the encoder */
+                const float ms = -1.44269504088896341f * bias->slopes[h];
+                const int r0 = k0 - (q0 + i);
+                mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
-            for (int j = 0; j < kn; j++) mx = srow[j] > mx ? srow[j] : mx;
+                for (int j = 0; j < kn; j++) {
+                    const float sj = srow[j] + ms * fabsf((float)(r0 + j));
+                    srow[j] = sj;
+                    mx = sj > mx ? sj : mx;
+                }
+            } else {
+#pragma omp simd reduction(max : mx)
+                for (int j = 0; j < kn; j++) mx = srow[j] > mx ? srow[j] : mx;
+            }
             const float mnew = (first || mx > m[i]) ? mx : m[i];
             float sum = 0.0f;
             if (mnew == -INFINITY) { /* windowed row with no key here yet */

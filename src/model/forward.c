@@ -361,10 +361,11 @@ se_status se_model_forward(const se_model *m, se_workspace *ws, const int32_t *i
                                  sn, tok_cs != NULL);
         }
         /* a_h = softmax(q_h·k_hᵀ/√d_head)·v_h per sequence and local head */
-        /* (+ bias[h, j - i]: MPNet's relative position buckets, inside the tile loop; keys within the window) */
-        const se_att_bias att_bias = {m->att_bias, 2 * m->att_center + 1, m->att_center, window};
+        /* (+ bias[h, j - i]: MPNet's relative position buckets, inside the tile loop; keys within the window;
+         *  - m_h·|i - j|: ALiBi, slopes of our global heads, also inside the tile loop) */
+        const se_att_bias att_bias = {m->att_bias, 2 * m->att_center + 1, m->att_center, window, m->alibi_slopes};
         se_attention_biased(attn, dl, qkv, 3 * dl, qkv + dl, 3 * dl, qkv + 2 * dl, 3 * dl, seq_start, n_seq, nh, dh,
-                            scale, m->att_bias || window > 0 ? &att_bias : NULL, ws->attn_ws);
+                            scale, m->att_bias || window > 0 || m->alibi_slopes ? &att_bias : NULL, ws->attn_ws);
         double t2 = se_time_now();
         st->t_attn += t2 - t1;
         /* y = a · Woᵀ (partial over heads); x = LN(x + Σ y + bo), pre-LN x + Σ y + bo */

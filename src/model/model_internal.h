@@ -6,6 +6,7 @@
 
 extern const se_recipe se_recipe_bert, se_recipe_roberta, se_recipe_distilbert, se_recipe_electra, se_recipe_mpnet,
     se_recipe_modernbert, se_recipe_vanilla, se_recipe_nomic_bert, se_recipe_gte_new;
+extern const se_recipe se_recipe_jinabert;
 
 /* BERT's layer names (BertLayer in modeling_bert.py), shared by the families
  * that kept them (RoBERTa, ELECTRA). A macro: C wants constant initialisers. */
@@ -17,15 +18,18 @@ extern const se_recipe se_recipe_bert, se_recipe_roberta, se_recipe_distilbert, 
     .type_emb = "embeddings.token_type_embeddings.weight",              \
     .emb_ln_g = "embeddings.LayerNorm.weight", .emb_ln_b = "embeddings.LayerNorm.bias", \
     .layer = SE_BERT_LAYER_NAMES, .layer_probe = "encoder.layer.%d.output.dense.weight"
+/* BertSelfAttention / BertSelfOutput's names: q, k, v apart with biases, the
+ * output dense and its LayerNorm (also JinaBERT-v2's, whose MLP differs). */
+#define SE_BERT_ATTN_NAMES                                                                                             \
+    {"encoder.layer.%d.attention.self.query.weight", "encoder.layer.%d.attention.self.key.weight",                     \
+     "encoder.layer.%d.attention.self.value.weight"},                                                                  \
+        {"encoder.layer.%d.attention.self.query.bias", "encoder.layer.%d.attention.self.key.bias",                     \
+         "encoder.layer.%d.attention.self.value.bias"},                                                                \
+        0, "encoder.layer.%d.attention.output.dense.weight", "encoder.layer.%d.attention.output.dense.bias",           \
+        "encoder.layer.%d.attention.output.LayerNorm.weight", "encoder.layer.%d.attention.output.LayerNorm.bias"
 #define SE_BERT_LAYER_NAMES                                                                                            \
     {                                                                                                                  \
-        {"encoder.layer.%d.attention.self.query.weight", "encoder.layer.%d.attention.self.key.weight",                 \
-         "encoder.layer.%d.attention.self.value.weight"},                                                              \
-            {"encoder.layer.%d.attention.self.query.bias", "encoder.layer.%d.attention.self.key.bias",                 \
-             "encoder.layer.%d.attention.self.value.bias"},                                                            \
-            0, "encoder.layer.%d.attention.output.dense.weight", "encoder.layer.%d.attention.output.dense.bias",       \
-            "encoder.layer.%d.attention.output.LayerNorm.weight", "encoder.layer.%d.attention.output.LayerNorm.bias",  \
-            "encoder.layer.%d.intermediate.dense.weight", "encoder.layer.%d.intermediate.dense.bias",                  \
+        SE_BERT_ATTN_NAMES, "encoder.layer.%d.intermediate.dense.weight", "encoder.layer.%d.intermediate.dense.bias",  \
             "encoder.layer.%d.output.dense.weight", "encoder.layer.%d.output.dense.bias",                              \
             "encoder.layer.%d.output.LayerNorm.weight", "encoder.layer.%d.output.LayerNorm.bias",                      \
     }

@@ -16,6 +16,7 @@ const se_recipe *se_recipe_of(const se_model_config *cfg)
     case SE_ARCH_MODERNBERT: return &se_recipe_modernbert;
     case SE_ARCH_NOMIC_BERT: return &se_recipe_nomic_bert;
     case SE_ARCH_GTE_NEW: return &se_recipe_gte_new;
+    case SE_ARCH_JINABERT: return &se_recipe_jinabert;
     case SE_ARCH_VANILLA:
     case SE_ARCH_COUNT: break;
     }
@@ -30,15 +31,15 @@ static const char *pos_name(se_pos_kind p)
 
 se_status se_recipe_check(const se_recipe *r, se_error *err)
 {
-    if (r->pos == SE_POS_NONE)
+    /* no positions at all would make the encoder order-blind: only with ALiBi */
+    if (r->pos == SE_POS_NONE && r->attn_bias != SE_ATTB_ALIBI)
         return se_error_set(err, SE_EUNSUPPORTED,
-                            "family %s: positions '%s' are not implemented (supported: learned absolute, learned "
-                            "from padding_idx+1, sinusoidal, RoPE)",
+                            "family %s: positions '%s' need ALiBi attention (supported: learned absolute, learned "
+                            "from padding_idx+1, sinusoidal, RoPE, none with ALiBi)",
                             r->family, pos_name(r->pos));
-    if (r->attn_bias == SE_ATTB_ALIBI)
+    if (r->attn_bias == SE_ATTB_ALIBI && (r->pos != SE_POS_NONE || r->rel_bias))
         return se_error_set(err, SE_EUNSUPPORTED,
-                            "family %s: ALiBi attention is not implemented (supported: none, relative buckets)",
-                            r->family);
+                            "family %s: ALiBi is implemented without other positions (JinaBERT-v2)", r->family);
     if (r->norm == SE_NORM_PRE && !r->final_ln_g)
         return se_error_set(err, SE_EUNSUPPORTED, "family %s: pre-LN layers need a final norm", r->family);
     return SE_OK;
@@ -78,6 +79,23 @@ int se_recipe_rel_bucket(int rel)
     float v = logf((float)n / (float)max_exact) / (float)log(128.0 / max_exact) * (float)(nb - max_exact);
     int large = max_exact + (int)v;
     return ret + (large < nb - 1 ? large : nb - 1);
+}
+
+/* JinaBertEncoder.rebuild_alibi_tensor's _get_alibi_head_slopes
+ * (jinaai/jina-bert-implementation modeling_bert.py; from MosaicBERT and
+ * Press et al.'s reference code):
+ *   get_slopes_power_of_2(n): start = 2**(-(2**-(log2(n) - 3))); [start * start**i]
+ *     i.e. slope i = 2^(-8(i+1)/n)
+ *   n a power of 2: those; else c = 2**floor(log2(n)):
+ *     get_slopes_power_of_2(c) + _get_alibi_head_slopes(2c)[0::2][: n - c]
+ *     i.e. after the c slopes of c, slope c+j = 2^(-8(2j+1)/(2c)) = 2^(-4(2j+1)/c).
+ * Exact in double (the original rounds the list to float32 through torch.Tensor). */
+double se_recipe_alibi_slope(int n_heads, int h)
+{
+    int c = 1;
+    while (2 * c <= n_heads) c *= 2;
+    if (h < c) return exp2(-8.0 * (h + 1) / c);
+    return exp2(-4.0 * (2 * (h - c) + 1) / c);
 }
 
 int64_t se_recipe_max_len(const se_recipe *r, const se_model_config *cfg)
@@ -152,7 +170,9 @@ void se_recipe_describe(const se_recipe *r, const se_model_config *cfg, char *bu
     snprintf(buf, cap,
              "family %s: positions %s%s%s, %s layers, %s FFN (%s), embeddings %s (width %d), specials %s", r->family,
              pos_name(r->pos), rope,
-             r->attn_bias == SE_ATTB_REL_BUCKETS ? " + relative position buckets (32, bidirectional, shared)" : "",
+             r->attn_bias == SE_ATTB_REL_BUCKETS ? " + relative position buckets (32, bidirectional, shared)"
+             : r->attn_bias == SE_ATTB_ALIBI   ? ", ALiBi (-m_h*|i-j| in the attention tiles, slopes by global head)"
+                                               : "",
              r->norm == SE_NORM_POST ? "post-LN" : "pre-LN",
              r->ffn == SE_FFN_DENSE ? "dense" : "gated", se_act_name(cfg->act), emb, e, r->specials);
 }

@@ -74,6 +74,7 @@ static void layout(se_model *m, arena *a, arena *stage)
     m->att_center = relb ? (int)se_recipe_max_len(R, c) - 1 : 0;
     m->rel_emb = relb ? take(a, (size_t)c->rel_buckets * nh) : NULL;
     m->att_bias = relb ? take(a, nh * (size_t)(2 * m->att_center + 1)) : NULL;
+    m->alibi_slopes = R->attn_bias == SE_ATTB_ALIBI ? take(a, nh) : NULL;
     m->final_ln_g = R->final_ln_g ? take(a, d) : NULL;
     m->final_ln_b = R->final_ln_b ? take(a, d) : NULL;
     m->zeros = take(a, d > e ? d : e);
@@ -200,6 +201,10 @@ static se_status model_alloc(const se_model_config *cfg, int tp_rank, int tp_siz
     layout(m, &a, stage);
     memset(m->zeros, 0, sizeof(float) * (size_t)(m->cfg.d_model > m->cfg.emb_size ? m->cfg.d_model : m->cfg.emb_size));
     if (m->rope_cs) build_rope(m);
+    /* ALiBi: local head h is global head h0 + h, whose slope depends on the
+     * global head count (a rank's own count would give other slopes) */
+    for (int h = 0; m->alibi_slopes && h < m->shard.nh; h++)
+        m->alibi_slopes[h] = (float)se_recipe_alibi_slope(cfg->n_heads, m->shard.h0 + h);
     *out = m;
     return SE_OK;
 }

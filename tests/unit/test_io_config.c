@@ -108,6 +108,39 @@ static void test_modernbert(void **state)
                SE_EFORMAT, "layer_types must be a list of num_hidden_layers = 2 strings");
 }
 
+/* JinaBERT-v2: bert + alibi is its own family; the GLU activation comes from
+ * feed_forward_type (JinaBertGLUMLP), whatever hidden_act says; the dense
+ * "original" FFN beside ALiBi (JinaBertConfig's default) is refused by name. */
+static void test_jinabert(void **state)
+{
+    (void)state;
+    se_model_config c;
+    se_error err;
+    assert_int_equal(parse("{\"model_type\": \"bert\", \"position_embedding_type\": \"alibi\", \"feed_forward_type\": "
+                           "\"geglu\", \"hidden_act\": \"relu\", \"max_position_embeddings\": 8192}",
+                           &c, &err),
+                     SE_OK);
+    assert_int_equal(c.arch, SE_ARCH_JINABERT);
+    assert_int_equal(c.act, SE_ACT_GELU_ERF);
+    assert_int_equal(c.max_pos, 8192);
+    assert_int_equal(c.type_vocab, 2);
+    assert_int_equal(parse("{\"position_embedding_type\": \"alibi\", \"feed_forward_type\": \"reglu\"}", &c, &err),
+                     SE_OK);
+    assert_int_equal(c.arch, SE_ARCH_JINABERT);
+    assert_int_equal(c.act, SE_ACT_RELU);
+    assert_int_equal(parse("{\"model_type\": \"bert\"}", &c, &err), SE_OK);
+    assert_int_equal(c.arch, SE_ARCH_BERT);
+    expect_bad("{\"position_embedding_type\": \"alibi\"}", SE_EUNSUPPORTED,
+               "feed_forward_type 'original (JinaBertConfig's default, key absent)' is not supported with "
+               "position_embedding_type 'alibi' (JinaBERT-v2; supported: geglu, reglu)");
+    expect_bad("{\"position_embedding_type\": \"alibi\", \"feed_forward_type\": \"swiglu\"}", SE_EUNSUPPORTED,
+               "feed_forward_type 'swiglu' is not supported");
+    expect_bad("{\"model_type\": \"roberta\", \"position_embedding_type\": \"alibi\"}", SE_EUNSUPPORTED,
+               "position_embedding_type 'alibi' is not supported for roberta (supported: absolute)");
+    expect_bad("{\"position_embedding_type\": \"rotary\"}", SE_EUNSUPPORTED,
+               "position_embedding_type 'rotary' is not supported for bert (supported: absolute, alibi)");
+}
+
 /* NomicBertConfig (GPT2Config keys) and NewConfig, as their modeling code reads them. */
 static void test_rope_families(void **state)
 {
@@ -332,7 +365,7 @@ static void test_save_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bert_defaults), cmocka_unit_test(test_vanilla), cmocka_unit_test(test_modernbert), cmocka_unit_test(test_refusals), cmocka_unit_test(test_families),
+        cmocka_unit_test(test_bert_defaults), cmocka_unit_test(test_vanilla), cmocka_unit_test(test_modernbert), cmocka_unit_test(test_jinabert), cmocka_unit_test(test_refusals), cmocka_unit_test(test_families),
         cmocka_unit_test(test_types_and_bounds), cmocka_unit_test(test_save_load), cmocka_unit_test(test_rope_families),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,6 +74,7 @@ static void free_case(att_case *c)
  * by exp(m_old - m_new). */
 static const se_att_bias *g_bias; /* reference and run add it when set */
 static int g_bias_flip;           /* the reference reads bias[i - j]: a plausible sign bug */
+static int g_alibi_wrong;         /* ALiBi near misses: 1 slope of head h+1, 2 signed distance j - i */
 
 static void reference(att_case *c, double scale, int block)
 {
@@ -93,6 +94,10 @@ static void reference(att_case *c, double scale, int block)
                     p[j] = acc * scale;
                     if (g_bias && g_bias->bias)
                         p[j] += g_bias->bias[h * g_bias->ld + g_bias->center + (g_bias_flip ? i - j : j - i)];
+                    if (g_bias && g_bias->slopes) { /* ALiBi: - m_h·|i - j| */
+                        const int hh = g_alibi_wrong == 1 ? (h + 1) % H : h;
+                        p[j] -= (double)g_bias->slopes[hh] * (g_alibi_wrong == 2 ? j - i : abs(j - i));
+                    }
                     if (g_bias && g_bias->window > 0 && abs(j - i) > g_bias->window) p[j] = -INFINITY;
                     if (p[j] > mx) mx = p[j];
                 }
@@ -197,7 +202,7 @@ static void test_distance_bias(void **state)
         make_case(&c, lens, 6, 3, dh, 1.0f);
         float *b = malloc(sizeof(float) * (size_t)(3 * ld));
         for (int i = 0; i < 3 * ld; i++) b[i] = 2.0f * frand();
-        se_att_bias bias = {b, ld, center, 0};
+        se_att_bias bias = {b, ld, center, 0, NULL};
         g_bias = &bias;
         reference(&c, 0.2f, 0);
         static const int tiles[][2] = {{0, 0}, {7, 13}, {1, 1}};
@@ -242,7 +247,7 @@ static void test_window(void **state)
     static const int tiles[][2] = {{0, 0}, {7, 13}, {16, 4}, {3, 64}};
     for (int wi = 0; wi < 3; wi++)
         for (int withb = 0; withb < 2; withb++) {
-            se_att_bias bias = {withb ? b : NULL, ld, center, wins[wi]};
+            se_att_bias bias = {withb ? b : NULL, ld, center, wins[wi], NULL};
             g_bias = &bias;
             reference(&c, 0.3f, 0);
             for (int t = 0; t < 4; t++) {
@@ -262,6 +267,56 @@ static void test_window(void **state)
     g_bias = NULL;
     free(b);
     free_case(&c);
+}
+
+/* ALiBi (JinaBERT-v2): - m_h·|i - j| computed in the tile loop from the slopes,
+ * against the double reference: lengths 0 and 1 and ragged tails, default, odd
+ * and 1 x 1 tiles (the distance crosses query and key block edges), d_head 16
+ * and 64 (the sgemm path), alone and with a window and a distance table. The
+ * slopes are a non-power-of-two head count's (6: 2^-2, 2^-4, .., 2^-8, then
+ * 2^-1, 2^-3); a reference with each head's neighbour's slope, or the signed
+ * distance j - i, is far off. */
+static void test_alibi(void **state)
+{
+    (void)state;
+    static const int lens[] = {1, 7, 65, 300, 0, 33};
+    static const float slopes[6] = {0.25f, 0.0625f, 0.015625f, 0.00390625f, 0.5f, 0.125f};
+    const int center = 299, ld = 2 * center + 1;
+    float *b = malloc(sizeof(float) * (size_t)(6 * ld));
+    for (int i = 0; i < 6 * ld; i++) b[i] = frand();
+    int obq, obk;
+    se_attention_get_tiles(&obq, &obk);
+    for (int dh = 16; dh <= 64; dh += 48) {
+        att_case c;
+        make_case(&c, lens, 6, 6, dh, 1.0f);
+        for (int mode = 0; mode < (dh == 16 ? 3 : 1); mode++) { /* alone, + window 20, + window and table */
+            se_att_bias bias = {mode == 2 ? b : NULL, ld, center, mode ? 20 : 0, slopes};
+            g_bias = &bias;
+            reference(&c, 0.2f, 0);
+            static const int tiles[][2] = {{0, 0}, {7, 13}, {1, 1}};
+            /* every tile set once (1 x 1 is slow under ASan), then odd tiles only */
+            const int t0 = dh == 16 && mode == 0 ? 0 : 1, t1 = dh == 16 && mode == 0 ? 3 : 2;
+            for (int t = t0; t < t1; t++) {
+                if (tiles[t][0]) se_attention_set_tiles(tiles[t][0], tiles[t][1]);
+                run(&c, 0.2f);
+                const double e = rel_err(&c, c.out);
+                print_message("alibi dh %d mode %d tiles %d x %d: rel err %.3g\n", dh, mode, tiles[t][0],
+                              tiles[t][1], e);
+                assert_true(e <= 1e-6);
+                se_attention_set_tiles(obq, obk);
+            }
+            for (g_alibi_wrong = 1; mode == 0 && dh == 16 && g_alibi_wrong <= 2; g_alibi_wrong++) {
+                reference(&c, 0.2f, 0);
+                const double ef = rel_err(&c, c.out);
+                print_message("alibi near miss %d: rel err %.3g\n", g_alibi_wrong, ef);
+                assert_true(ef > 1e-2);
+            }
+            g_alibi_wrong = 0;
+        }
+        g_bias = NULL;
+        free_case(&c);
+    }
+    free(b);
 }
 
 /* The test can fail: the same output is far from a reference with a wrong
@@ -434,7 +489,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lengths_and_tiles),
-        cmocka_unit_test(test_distance_bias),
+        cmocka_unit_test(test_distance_bias),     cmocka_unit_test(test_alibi),
         cmocka_unit_test(test_window), cmocka_unit_test(test_sensitivity),
         cmocka_unit_test(test_threads),           cmocka_unit_test(test_mixed_and_degenerate),
         cmocka_unit_test(test_long_sequence),

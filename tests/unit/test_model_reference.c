@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -295,6 +296,34 @@ static void test_unused_encoder_tensors(void **state)
 }
 
 /* Random init is shard-consistent and save/load round-trips through safetensors. */
+/* se_recipe_alibi_slope against the lists JinaBERT's _get_alibi_head_slopes
+ * returns (printed by tests/ref/gen_jinabert.py's function in Python double):
+ * 12 heads (jina-embeddings-v2-base-en: 8 + 4 interleaved), 3, 20 and a power
+ * of two; each within 1e-14 and equal once rounded to float, as the original
+ * rounds them. */
+static void test_alibi_slopes(void **state)
+{
+    (void)state;
+    static const double s12[] = {0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625,
+                                 0.7071067811865476, 0.35355339059327384, 0.17677669529663692, 0.08838834764831849};
+    static const double s3[] = {0.0625, 0.00390625, 0.25};
+    static const double s20[] = {0.7071067811865476, 0.5000000000000001, 0.35355339059327384, 0.25000000000000006,
+                                 0.17677669529663692, 0.12500000000000006, 0.08838834764831849, 0.06250000000000004,
+                                 0.044194173824159244, 0.03125000000000002, 0.022097086912079626, 0.01562500000000001,
+                                 0.011048543456039816, 0.007812500000000007, 0.005524271728019908, 0.003906250000000004,
+                                 0.8408964152537145, 0.5946035575013604, 0.42044820762685714, 0.2973017787506802};
+    static const struct {
+        int n;
+        const double *s;
+    } cases[] = {{12, s12}, {3, s3}, {20, s20}, {16, s20}, {1, s12 + 7}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int h = 0; h < cases[c].n; h++) {
+            const double m = se_recipe_alibi_slope(cases[c].n, h), want = cases[c].s[h];
+            assert_true(fabs(m - want) <= 1e-14 * want);
+            assert_true((float)m == (float)want);
+        }
+}
+
 static void test_random_save_load(void **state)
 {
     (void)state;
@@ -335,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_unused_encoder_tensors),
         cmocka_unit_test(test_random_save_load),
+        cmocka_unit_test(test_alibi_slopes),
     };
     return cmocka_run_group_tests(tests, se_test_mpi_setup, se_test_mpi_teardown);
 }
