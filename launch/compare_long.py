@@ -313,6 +313,13 @@ def main():
     if a.worker:
         a.threads = int(a.threads)
         return peer_worker(a)
+    try:
+        import torch  # noqa: F401  (the peer's; checked here so the table does not fail row by row)
+    except ImportError:
+        raise SystemExit("compare_long: %s cannot import torch (Debian: apt-get install python3-torch)" %
+                         sys.executable)
+    if not os.access(a.shardenc, os.X_OK):
+        raise SystemExit("compare_long: %s not found (set SHARDENC=... or --shardenc)" % a.shardenc)
     env = dict(os.environ, OMP_PLACES="cores", OMP_PROC_BIND="close")
     if os.getuid() == 0:
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
