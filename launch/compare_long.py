@@ -10,10 +10,11 @@ config, thread count and sequence length (one sequence, batch 1) it alternates
 `repeat` times, each in its own child process with OMP_NUM_THREADS=T,
 OMP_PLACES=cores, OMP_PROC_BIND=close:
   * shardenc bench --config C --seq S --batch 1 --layers L --json (1 rank);
-  * the PyTorch peer below, float32, eval(), torch.inference_mode(),
+  * the PyTorch peer below, float32, no dropout, torch.inference_mode(),
     torch.set_num_threads(T) (checked), the same L layers;
-and keeps each one's fastest run. Sequences >= --long-seq (default 16384) run
-once, without warm-up (a 32k forward takes minutes here).
+and keeps each one's fastest run (stderr gets both as raw JSON, a line per
+cell). Sequences >= --long-seq (default 16384) run once, without warm-up (a
+32k forward takes minutes here).
 
 The peer is the model's own eager code rewritten as plain torch (transformers
 is not installed here; Debian's torch 1.13 has no scaled_dot_product_attention,
@@ -358,6 +359,8 @@ def main():
                     if "threads" in j and j["threads"] != T:
                         raise SystemExit("compare_long: %s ran %d threads, want %d" % (who, j["threads"], T))
                 rows.append((config, fam, L, Lf, T, seq, rep, best_s, best_p))
+                print("raw: %s" % json.dumps({"config": config, "threads": T, "seq": seq, "shardenc": best_s,
+                                              "peer": best_p}), file=sys.stderr)
                 print("%s L=%d T=%d seq %d: shardenc %s, peer %s (%.0f s, load %s)" % (
                     os.path.basename(config), L, T, seq, best_s.get("tokens_per_s", best_s.get("error")),
                     best_p.get("tokens_per_s", best_p.get("error")), time.time() - t0,
