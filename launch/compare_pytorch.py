@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import selectors
+import signal
 import sys
 import time
 
@@ -63,9 +64,12 @@ def torch_worker(a):
                       "torch": torch.__version__, "layers": L}))
 
 
-def spawn(cmd, env):
+def spawn(cmd, env, timeout=None, check=True):
     """Run cmd; return its last JSON line and its peak RSS in bytes (ru_maxrss of
-    exactly this child, from wait4: RUSAGE_CHILDREN would be a max over all)."""
+    exactly this child, from wait4: RUSAGE_CHILDREN would be a max over all).
+    timeout (seconds): the child is killed (SIGKILL) when it runs longer. With
+    check=False a failure, a timeout or a missing JSON line is returned as
+    {"error": "..."} instead of exiting, so a long table survives one bad cell."""
     r, w = os.pipe()
     e, ew = os.pipe()
     pid = os.fork()
@@ -85,8 +89,14 @@ def spawn(cmd, env):
     sel.register(r, selectors.EVENT_READ, chunks)
     sel.register(e, selectors.EVENT_READ, errs)
     open_fds = 2
+    deadline = None if timeout is None else time.monotonic() + timeout
+    killed = False
     while open_fds:
-        for key, _ in sel.select():
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0 and not killed:
+            os.kill(pid, signal.SIGKILL)
+            killed = True
+        for key, _ in sel.select(None if killed or left is None else left):
             data = os.read(key.fd, 65536)
             if not data:
                 sel.unregister(key.fd)
@@ -96,13 +106,23 @@ def spawn(cmd, env):
                 key.data.append(data)
     _, status, ru = os.wait4(pid, 0)
     out = b"".join(chunks).decode()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.stderr.write(b"".join(errs).decode())
-        raise SystemExit("compare_pytorch: %s failed (exit %d)" % (" ".join(cmd), os.waitstatus_to_exitcode(status)))
+    rss = ru.ru_maxrss * 1024  # Linux: kilobytes
+    code = os.waitstatus_to_exitcode(status)
     js = [ln for ln in out.splitlines() if ln.startswith("{")]
-    if not js:
-        raise SystemExit("compare_pytorch: no JSON from %s:\n%s" % (" ".join(cmd), out))
-    return json.loads(js[-1]), ru.ru_maxrss * 1024  # Linux: kilobytes
+    why = None
+    if killed:
+        why = "timeout: killed after %.0f s" % timeout
+    elif code != 0:
+        tail = b"".join(errs).decode().strip().splitlines()[-3:]
+        why = "exit %d%s" % (code, (": " + " / ".join(tail)) if tail else "")
+    elif not js:
+        why = "no JSON line in its output"
+    if why is None:
+        return json.loads(js[-1]), rss
+    if not check:
+        return {"error": why}, rss
+    sys.stderr.write(b"".join(errs).decode())
+    raise SystemExit("%s: %s failed (%s)" % (os.path.basename(sys.argv[0]), " ".join(cmd), why))
 
 
 def main():
