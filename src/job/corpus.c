@@ -102,6 +102,14 @@ static int64_t range_cut(int64_t total, int r, int P)
     return total / P * r + total % P * r / P;
 }
 
+/* The rank whose range of the concatenation holds byte `b`. */
+static int range_of(int64_t total, int P, int64_t b)
+{
+    int r = 0;
+    while (r + 1 < P && range_cut(total, r + 1, P) <= b) r++;
+    return r;
+}
+
 static se_status plan_units(se_job *J, se_error *err)
 {
     int P = J->g->world_size;
@@ -114,11 +122,25 @@ static se_status plan_units(se_job *J, se_error *err)
     for (int i = 0; i < J->n_src; i++) {
         se_source *s = &J->src[i];
         if (s->comp != SE_COMP_NONE) {
-            int64_t mid = at + s->size / 2;
-            int r = 0;
-            while (r + 1 < P && range_cut(total, r + 1, P) <= mid) r++;
-            s->owner = r;
-            J->units[J->n_units++] = (se_unit){.src = i, .owner = r, .lo = 0, .hi = s->size};
+            /* Frames are where a zstd stream can be entered: a file larger
+             * than half a rank's share is cut at frame boundaries, each frame
+             * to the rank whose range holds its middle byte (consecutive
+             * frames of one rank are one unit); any other compressed file
+             * goes whole to the rank of its middle byte. */
+            int64_t *fr = NULL;
+            int nf = 1;
+            if (P > 1 && s->comp == SE_COMP_ZSTD && s->size > total / (2 * P)) {
+                se_status st = se_source_frames(s, &fr, &nf, err);
+                if (st) return st;
+            }
+            for (int f = 0; f < nf; f++) {
+                int64_t lo = fr ? fr[f] : 0, hi = fr && f + 1 < nf ? fr[f + 1] : s->size;
+                int r = range_of(total, P, at + lo + (hi - lo) / 2);
+                se_unit *last = J->n_units > 0 ? &J->units[J->n_units - 1] : NULL;
+                if (f > 0 && last->owner == r) last->hi = hi;
+                else J->units[J->n_units++] = (se_unit){.src = i, .owner = r, .lo = lo, .hi = hi};
+            }
+            free(fr);
         } else {
             /* range r is [total*r/P, total*(r+1)/P) of the concatenation */
             for (int r = 0; r < P; r++) {
@@ -135,8 +157,7 @@ static se_status plan_units(se_job *J, se_error *err)
 
 static int64_t unit_bytes(const se_job *J, int u)
 {
-    const se_unit *un = &J->units[u];
-    return J->src[un->src].comp == SE_COMP_NONE ? un->hi - un->lo : J->src[un->src].size;
+    return J->units[u].hi - J->units[u].lo;
 }
 
 /* What one rank gathers over its units. */
@@ -186,13 +207,13 @@ static se_status count_windows(const se_job *J, index_ctx *c, const se_docrec *d
 
 /* One line of unit u (local line number ln): a document, a blank, or a skip. */
 static se_status index_line(se_job *J, index_ctx *c, int u, int64_t ln, char *line, size_t len, int64_t off,
-                            se_error *err)
+                            uint64_t key, se_error *err)
 {
     const se_embed_opts *o = J->o;
     const se_unit *un = &J->units[u];
     const se_source *s = &J->src[un->src];
-    /* content hash: the file, the line's offset and bytes */
-    uint64_t lh[2] = {(uint64_t)off ^ ((uint64_t)un->src << 44), se_fnv1a64(SE_FNV_INIT, line, len)};
+    /* content hash: the file, the line's place (se_reader_line_key) and bytes */
+    uint64_t lh[2] = {key ^ ((uint64_t)un->src << 44), se_fnv1a64(SE_FNV_INIT, line, len)};
     c->chash += mix64(lh[1] ^ mix64(lh[0]));
     if (len > 0 && line[len - 1] == '\n') len--;
     if (len > 0 && line[len - 1] == '\r') len--;
@@ -309,8 +330,13 @@ static void index_progress(const se_job *J, index_ctx *c, int64_t in_unit)
             rate > 0 ? ((double)c->my_bytes - done) / rate : 0.0);
 }
 
-/* The lines of unit u that belong to this rank: a line belongs to the range
- * that holds its first byte. */
+/* The lines of unit u that belong to this rank. Plain: a line belongs to
+ * the range that holds its first byte. Compressed units of one file begin
+ * and end at frame boundaries and cannot look back across them, so there a
+ * line belongs to the unit that holds the byte before it (the '\n' ending
+ * the previous line; the first line to the first unit): a unit after the
+ * first drops everything through its first '\n', and every unit reads on
+ * past its end through the first '\n' it finds there. */
 static se_status index_unit(se_job *J, index_ctx *c, int u, se_error *err)
 {
     const se_unit *un = &J->units[u];
@@ -318,12 +344,12 @@ static se_status index_unit(se_job *J, index_ctx *c, int u, se_error *err)
     int plain = s->comp == SE_COMP_NONE;
     if (plain && un->lo == un->hi) return SE_OK;
     se_reader *rd = NULL;
-    int64_t start = plain && un->lo > 0 ? un->lo - 1 : 0;
-    se_status st = se_reader_open(s, start, &rd, err);
+    int64_t start = plain && un->lo > 0 ? un->lo - 1 : un->lo;
+    se_status st = se_reader_open(s, start, un->hi, &rd, err);
     char *line;
     size_t len;
-    int64_t off = start, ln = 0;
-    if (!st && plain && un->lo > 0) { /* the tail of the previous range's last line (perhaps past our range) */
+    int64_t off = plain ? start : 0, ln = 0, stop_d = 0;
+    if (!st && un->lo > 0) { /* the tail of the previous unit's last line (perhaps past our end) */
         st = se_reader_next(rd, &line, &len, &off, err);
         if (!st && line) off += (int64_t)len;
     }
@@ -334,6 +360,8 @@ static se_status index_unit(se_job *J, index_ctx *c, int u, se_error *err)
         }
         int64_t next = off;
         if (plain && next >= un->hi) break;
+        /* the byte before `next` lies past the unit's last frame */
+        if (!plain && un->hi < s->size && se_reader_stop(rd, &stop_d) && next > stop_d) break;
         if ((st = se_reader_next(rd, &line, &len, &off, err))) break;
         if (!line) {
             if (plain && off < un->hi)
@@ -342,9 +370,9 @@ static se_status index_unit(se_job *J, index_ctx *c, int u, se_error *err)
             break;
         }
         ln++;
-        st = index_line(J, c, u, ln, line, len, off, err);
+        st = index_line(J, c, u, ln, line, len, off, se_reader_line_key(rd), err);
         off += (int64_t)len;
-        if ((ln & 4095) == 0) index_progress(J, c, se_reader_in_pos(rd) - (plain ? un->lo : 0));
+        if ((ln & 4095) == 0) index_progress(J, c, se_reader_in_pos(rd) - un->lo);
     }
     c->lines += ln;
     J->units[u].lines = ln;

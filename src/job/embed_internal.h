@@ -142,12 +142,23 @@ typedef struct {
 se_status se_sources_expand(const char *const *inputs, int n_inputs, se_source **out, int *n, se_error *err);
 void se_sources_free(se_source *s, int n);
 const char *se_comp_name(se_comp c);
-/* Lines of a source from uncompressed offset `start` (plain files only; 0 for
- * compressed ones). *line (with its '\n', if any) stays valid until the next
- * call; *line == NULL at the end. Truncated or corrupt streams are SE_EFORMAT
- * naming the file and the compressed byte offset. */
+/* Where a zstd file's frames begin (*n >= 1, the first at 0; one frame for
+ * gzip files, files of one frame and files that cannot be walked). */
+se_status se_source_frames(const se_source *s, int64_t **starts, int *n, se_error *err);
+/* Lines of a source: plain, from byte `start`; compressed, from the frame
+ * that begins at byte `start` (offsets then count from there), with `stop`
+ * the frame boundary where the caller's unit ends (the reader goes on past
+ * it; se_reader_stop tells the uncompressed offset of that boundary once the
+ * decoder has passed it). *line (with its '\n', if any) stays valid until
+ * the next call; *line == NULL at the end. Truncated or corrupt streams are
+ * SE_EFORMAT naming the file and the compressed byte offset. */
 typedef struct se_reader se_reader;
-se_status se_reader_open(const se_source *s, int64_t start, se_reader **out, se_error *err);
+se_status se_reader_open(const se_source *s, int64_t start, int64_t stop, se_reader **out, se_error *err);
+int se_reader_stop(const se_reader *r, int64_t *stop_d);
+/* A key of the last line returned, the same whatever unit it was read in:
+ * plain, its offset; compressed, its frame's file offset and its offset in
+ * the frame (for the corpus content hash). */
+uint64_t se_reader_line_key(const se_reader *r);
 se_status se_reader_next(se_reader *r, char **line, size_t *len, int64_t *off, se_error *err);
 void se_reader_close(se_reader *r);
 /* Bytes of the file consumed so far (compressed bytes for compressed files): progress. */
@@ -161,7 +172,7 @@ int64_t se_reader_in_pos(const se_reader *r);
  * Units are in file order; the plan never sees them. */
 typedef struct {
     int32_t src, owner;
-    int64_t lo, hi;            /* plain: byte range; compressed: 0, size */
+    int64_t lo, hi;            /* plain: byte range; compressed: frame boundaries (0, size: whole) */
     int64_t lines, id_bytes;   /* after the index pass (all ranks) */
     int64_t line_base;         /* lines of the same source in earlier units */
 } se_unit;

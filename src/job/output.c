@@ -239,6 +239,8 @@ static se_status write_meta(se_job *J, const double *group_fig, const double *rs
     fprintf(f, "%s],\n", J->n_skips ? "\n  " : "");
     fprintf(f, "  \"grid\": {\"world_size\": %d, \"tp\": %d, \"dp\": %d, \"threads_per_rank\": %d},\n", g->world_size,
             g->tp_size, g->dp_size, omp_get_max_threads());
+    /* the pieces of the index pass (files, byte ranges, runs of zstd frames) */
+    fprintf(f, "  \"index_units\": %d,\n", J->n_units);
     fprintf(f, "  \"compute\": {\"isa\": \"%s\", \"gemm\": \"%s\", \"precision\": \"%s\", \"precision_path\": \"%s\", "
                "\"deterministic\": %s, \"gemm_library\": ",
             se_isa_name(se_isa_current()), se_gemm_name(se_gemm_current()), se_precision_name(se_gemm_precision()),

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -170,6 +171,44 @@ const char *se_comp_name(se_comp c)
     return c == SE_COMP_GZIP ? "gzip" : c == SE_COMP_ZSTD ? "zstd" : "none";
 }
 
+/* Where the frames of a zstd file begin (ZSTD_findFrameCompressedSize walks
+ * each frame's block headers: no decompression). A file that cannot be
+ * walked to its end (corrupt, truncated) is one frame: the decoder then
+ * reports the damage at its offset when the file is read. */
+se_status se_source_frames(const se_source *s, int64_t **starts, int *n, se_error *err)
+{
+    *starts = NULL, *n = 0;
+    int64_t cap = 16, k = 0, at = 0;
+    int64_t *v = malloc((size_t)cap * sizeof *v);
+    if (!v) return se_error_set(err, SE_ENOMEM, "%s: cannot list its zstd frames", s->path);
+    v[k++] = 0;
+    void *m = s->comp == SE_COMP_ZSTD && s->size > 0 ? mmap(NULL, (size_t)s->size, PROT_READ, MAP_PRIVATE, s->fd, 0) : MAP_FAILED;
+    if (m != MAP_FAILED) {
+        const unsigned char *p = m;
+        while (at < s->size) {
+            size_t fs = ZSTD_findFrameCompressedSize(p + at, (size_t)(s->size - at));
+            if (ZSTD_isError(fs) || fs == 0) {
+                k = 1; /* not walkable: one piece */
+                break;
+            }
+            at += (int64_t)fs;
+            if (at >= s->size) break;
+            if (k == cap) {
+                int64_t *q = realloc(v, (size_t)cap * 2 * sizeof *v);
+                if (!q) {
+                    munmap(m, (size_t)s->size), free(v);
+                    return se_error_set(err, SE_ENOMEM, "%s: cannot list its zstd frames", s->path);
+                }
+                v = q, cap *= 2;
+            }
+            v[k++] = at;
+        }
+        munmap(m, (size_t)s->size);
+    }
+    *starts = v, *n = (int)k;
+    return SE_OK;
+}
+
 /* ---------------------------------------------------------------- the line reader */
 
 struct se_reader {
@@ -184,22 +223,38 @@ struct se_reader {
     ZSTD_DStream *zs;
     char *out; /* decompressed bytes [start, end) not yet returned */
     size_t start, end, cap, scan;
-    int64_t pos; /* uncompressed offset of out[start] */
+    int64_t pos; /* uncompressed offset of out[start] (compressed: from the unit's first frame) */
+    /* compressed: where the unit's frames end (a frame boundary), and the
+     * uncompressed offset reached there, once the decoder has passed it */
+    int64_t stop_c, stop_d;
+    int stop_known;
+    /* compressed: the frames begun at or after the start of the line being
+     * read, (compressed offset, uncompressed offset) each: a line's key is
+     * its frame's file offset and its offset in that frame, the same
+     * whichever frame a rank began decoding at */
+    int64_t (*frames)[2];
+    int n_frames, frames_cap;
+    uint64_t key;
 };
 
 #define IN_CHUNK (1 << 16)
 
-se_status se_reader_open(const se_source *s, int64_t start, se_reader **out, se_error *err)
+se_status se_reader_open(const se_source *s, int64_t start, int64_t stop, se_reader **out, se_error *err)
 {
     se_reader *r = calloc(1, sizeof *r);
     if (!r) return se_error_set(err, SE_ENOMEM, "cannot allocate a reader");
+    int comp = s->comp != SE_COMP_NONE;
     r->s = s;
-    r->fpos = start, r->pos = start;
+    r->fpos = start, r->pos = comp ? 0 : start;
+    r->stop_c = stop;
     r->cap = 1 << 16;
     r->out = malloc(r->cap);
-    r->in = s->comp != SE_COMP_NONE ? malloc(IN_CHUNK) : NULL;
-    se_status st = !r->out || (s->comp != SE_COMP_NONE && !r->in) ? se_error_set(err, SE_ENOMEM, "cannot allocate a reader")
-                                                                   : SE_OK;
+    r->in = comp ? malloc(IN_CHUNK) : NULL;
+    r->frames_cap = 8;
+    r->frames = malloc((size_t)r->frames_cap * sizeof *r->frames);
+    se_status st = !r->out || !r->frames || (comp && !r->in) ? se_error_set(err, SE_ENOMEM, "cannot allocate a reader")
+                                                             : SE_OK;
+    if (!st) r->frames[0][0] = start, r->frames[0][1] = 0, r->n_frames = 1;
     if (!st && s->comp == SE_COMP_GZIP) {
         /* 15 + 16: a gzip wrapper only (RFC 1952), members one after another */
         if (inflateInit2(&r->z, 15 + 16) != Z_OK) st = se_error_set(err, SE_ENOMEM, "%s: zlib init failed", s->path);
@@ -220,7 +275,7 @@ void se_reader_close(se_reader *r)
     if (!r) return;
     if (r->z_init) inflateEnd(&r->z);
     if (r->zs) ZSTD_freeDStream(r->zs);
-    free(r->in), free(r->out), free(r);
+    free(r->in), free(r->out), free(r->frames), free(r);
 }
 
 /* Offset in the file of the next compressed byte the decoder has not taken. */
@@ -244,6 +299,22 @@ static se_status truncated(const se_reader *r, se_error *err)
     return se_error_set(err, SE_EFORMAT, "%s: truncated %s stream: it ends at byte %lld inside a %s", r->s->path,
                         se_comp_name(r->s->comp), (long long)r->fpos,
                         r->s->comp == SE_COMP_GZIP ? "gzip member" : "zstd frame");
+}
+
+/* A gzip member or zstd frame has ended at the decoder's input position:
+ * the next one begins there (and if it is where the unit stops, the
+ * uncompressed offset of the unit's end is known). */
+static se_status frame_end(se_reader *r, se_error *err)
+{
+    int64_t c = cpos(r), d = r->pos + (int64_t)(r->end - r->start);
+    if (c == r->stop_c && !r->stop_known) r->stop_d = d, r->stop_known = 1;
+    if (r->n_frames == r->frames_cap) {
+        void *p = realloc(r->frames, (size_t)r->frames_cap * 2 * sizeof *r->frames);
+        if (!p) return se_error_set(err, SE_ENOMEM, "%s: cannot allocate a reader", r->s->path);
+        r->frames = p, r->frames_cap *= 2;
+    }
+    r->frames[r->n_frames][0] = c, r->frames[r->n_frames][1] = d, r->n_frames++;
+    return SE_OK;
 }
 
 /* Appends decompressed bytes at out[end..cap). */
@@ -282,6 +353,7 @@ static se_status fill(se_reader *r, se_error *err)
             /* the next member, if any bytes follow, is a new gzip stream */
             r->frame_open = 0;
             inflateReset(&r->z);
+            return frame_end(r, err);
         } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
             return se_error_set(err, SE_EFORMAT, "%s: corrupt gzip stream near byte %lld: %s", s->path,
                                 (long long)(at + (int64_t)used), r->z.msg ? r->z.msg : "inflate failed");
@@ -298,7 +370,7 @@ static se_status fill(se_reader *r, se_error *err)
     r->end += o.pos;
     if (at_eof && rc != 0 && o.pos == 0) return truncated(r, err);
     r->frame_open = rc != 0; /* 0: a frame is complete and flushed */
-    return SE_OK;
+    return rc == 0 ? frame_end(r, err) : SE_OK;
 }
 
 se_status se_reader_next(se_reader *r, char **line, size_t *len, int64_t *off, se_error *err)
@@ -308,6 +380,17 @@ se_status se_reader_next(se_reader *r, char **line, size_t *len, int64_t *off, s
         if (nl || (r->done && r->end > r->start)) {
             size_t e = nl ? (size_t)(nl - r->out) + 1 : r->end;
             *line = r->out + r->start, *len = e - r->start, *off = r->pos;
+            if (r->s->comp == SE_COMP_NONE) {
+                r->key = (uint64_t)r->pos;
+            } else { /* the frame holding the line's first byte */
+                int k = 0;
+                while (k + 1 < r->n_frames && r->frames[k + 1][1] <= r->pos) k++;
+                if (k > 0) {
+                    memmove(r->frames, r->frames + k, (size_t)(r->n_frames - k) * sizeof *r->frames);
+                    r->n_frames -= k;
+                }
+                r->key = (uint64_t)r->frames[0][0] * 0x9E3779B97F4A7C15u ^ (uint64_t)(r->pos - r->frames[0][1]);
+            }
             r->pos += (int64_t)(e - r->start);
             r->start = r->scan = e;
             return SE_OK;
@@ -329,6 +412,14 @@ se_status se_reader_next(se_reader *r, char **line, size_t *len, int64_t *off, s
         se_status st = fill(r, err);
         if (st) return st;
     }
+}
+
+uint64_t se_reader_line_key(const se_reader *r) { return r->key; }
+
+int se_reader_stop(const se_reader *r, int64_t *stop_d)
+{
+    if (r->stop_known) *stop_d = r->stop_d;
+    return r->stop_known;
 }
 
 int64_t se_reader_in_pos(const se_reader *r)

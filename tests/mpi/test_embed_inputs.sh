@@ -163,5 +163,37 @@ check "scale: --pooling none, 1 rank" embed 1 "${sin[@]}" --output "$w/sn1" --po
 check "scale: --pooling none, 3 ranks" embed 3 "${sin[@]}" --output "$w/sn3" --pooling none
 check "  token states and offsets identical" bash -c "cmp '$w/sn1.tokens.npy' '$w/sn3.tokens.npy' && cmp '$w/sn1.offsets.npy' '$w/sn3.offsets.npy'"
 
+# 5. One big .zst of several frames is indexed by several ranks, cut at frame
+#    boundaries (issue 13: balance by zstd frames). The frames cut lines in
+#    the middle, right after a '\n', and one frame holds no '\n' at all; lines
+#    without id (FILE:LINE) and a bad line. 1, 2 and 3 ranks: the very bytes,
+#    and the rows of the same text as one plain file.
+python3 - "$w" "$fx/tiny_bert/text.jsonl" <<'PY'
+import json, random, sys
+w = sys.argv[1]
+random.seed(5)
+words = " ".join(json.loads(l)["text"] for l in open(sys.argv[2])).split()
+lines = [json.dumps({"text": " ".join(random.choice(words) for _ in range(random.randrange(1, 50)))}) + "\n" for _ in range(36)]
+lines[17] = "{not json\n"
+data = "".join(lines).encode()
+open(f"{w}/z_plain.jsonl", "wb").write(data)
+ends = [0]
+for i in (3, 9, 14, 22, 30):  # right after the '\n' of line i
+    ends.append(sum(len(l) for l in lines[:i]))
+ends += [ends[2] + 7, ends[4] + 11, ends[4] + 15]  # mid-line; a 4-byte frame inside one line
+ends = sorted(set(ends)) + [len(data)]
+for k in range(len(ends) - 1):
+    open(f"{w}/z_frame{k:02d}", "wb").write(data[ends[k]:ends[k + 1]])
+PY
+: > "$w/z.jsonl.zst"; for f in "$w"/z_frame*; do zstd -q -c "$f" >> "$w/z.jsonl.zst"; done
+check "zstd frames: one plain file, 1 rank" embed 1 --input "$w/z_plain.jsonl" --output "$w/zp" --max-tokens 16
+for p in 1 2 3; do
+    check "zstd frames: one .zst of 9 frames, $p rank(s)" embed $p --input "$w/z.jsonl.zst" --output "$w/z$p" --max-tokens 16
+    check "  its index pieces: $p" python3 -c "import json; m = json.load(open('$w/z$p.meta.json')); assert m['index_units'] == $p, m['index_units']"
+    check "  rows identical to the plain file's" $npy cmp "$w/z$p.npy" "$w/zp.npy" 0
+    check "  ids FILE:LINE as the plain file's, the bad line 18 skipped" bash -c "diff <(sed 's|z.jsonl.zst|z_plain.jsonl|' '$w/z$p.ids.txt') '$w/zp.ids.txt' && grep -q '\"line\": 18, ' '$w/z$p.meta.json'"
+done
+check "  2 and 3 ranks: the same bytes as 1" bash -c "cmp '$w/z1.npy' '$w/z2.npy' && cmp '$w/z1.npy' '$w/z3.npy' && cmp '$w/z1.ids.txt' '$w/z3.ids.txt'"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
