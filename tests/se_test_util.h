@@ -70,6 +70,24 @@ static inline int se_test_read_batch(const char *path, se_test_batch *b)
     return 0;
 }
 
+/* Fixture `name`'s folder into dir, its input.jsonl into *b. */
+static inline int se_test_fixture_batch(const char *name, char *dir, size_t cap, se_test_batch *b)
+{
+    char path[1200];
+    snprintf(dir, cap, "%s/models/%s", se_test_fixtures(), name);
+    snprintf(path, sizeof path, "%s/input.jsonl", dir);
+    return se_test_read_batch(path, b);
+}
+
+/* The longest sequence of a batch (workspace sizing). */
+static inline int64_t se_test_batch_maxlen(const se_test_batch *b)
+{
+    int64_t m = 0;
+    for (int s = 0; s < b->n_seq; s++)
+        if (b->starts[s + 1] - b->starts[s] > m) m = b->starts[s + 1] - b->starts[s];
+    return m;
+}
+
 static inline void se_test_batch_free(se_test_batch *b)
 {
     free(b->ids);

@@ -18,11 +18,9 @@
 static void check(const char *name)
 {
     char dir[1024], path[1200];
-    snprintf(dir, sizeof dir, "%s/models/%s", se_test_fixtures(), name);
     se_error err;
     se_test_batch b;
-    snprintf(path, sizeof path, "%s/input.jsonl", dir);
-    assert_int_equal(se_test_read_batch(path, &b), 0);
+    assert_int_equal(se_test_fixture_batch(name, dir, sizeof dir, &b), 0);
     float *ref = NULL, *first = NULL;
     snprintf(path, sizeof path, "%s/ref_tokens.npy", dir);
     const size_t n = (size_t)se_test_read_f32(path, &ref);

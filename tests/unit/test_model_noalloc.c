@@ -96,12 +96,10 @@ int posix_memalign(void **out, size_t a, size_t n)
  * the rest by library in `libs`. */
 static long forward_allocs(const char *name, long *ours, char *libs, size_t cap)
 {
-    char dir[1024], path[1200];
-    snprintf(dir, sizeof dir, "%s/models/%s", se_test_fixtures(), name);
+    char dir[1024];
     se_error err;
     se_test_batch b;
-    snprintf(path, sizeof path, "%s/input.jsonl", dir);
-    assert_int_equal(se_test_read_batch(path, &b), 0);
+    assert_int_equal(se_test_fixture_batch(name, dir, sizeof dir, &b), 0);
     se_model *m;
     if (se_model_load(dir, 0, 1, &m, &err)) fail_msg("%s: %s", name, err.msg);
     se_workspace *ws;

@@ -27,17 +27,13 @@ static const char *const models[] = {
 static void check_model(const char *name)
 {
     char dir[1024], path[1200];
-    snprintf(dir, sizeof dir, "%s/models/%s", se_test_fixtures(), name);
     se_error err;
+    se_test_batch b;
+    assert_int_equal(se_test_fixture_batch(name, dir, sizeof dir, &b), 0);
     se_model *m;
     se_status st = se_model_load(dir, 0, 1, &m, &err);
     if (st) fail_msg("%s: %s", name, err.msg);
-    se_test_batch b;
-    snprintf(path, sizeof path, "%s/input.jsonl", dir);
-    assert_int_equal(se_test_read_batch(path, &b), 0);
-    int64_t maxlen = 0;
-    for (int s = 0; s < b.n_seq; s++)
-        if (b.starts[s + 1] - b.starts[s] > maxlen) maxlen = b.starts[s + 1] - b.starts[s];
+    int64_t maxlen = se_test_batch_maxlen(&b);
     se_workspace *ws;
     assert_int_equal(se_workspace_create(m, b.n_tok, maxlen, 0, &ws, &err), SE_OK);
     const float *h;
